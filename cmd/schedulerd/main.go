@@ -1,0 +1,53 @@
+// Command schedulerd is a distributed, leader-elected cron scheduler backed by etcd.
+//
+//	schedulerd serve     run a replica (embedded single-node etcd when no endpoints are given)
+//	schedulerd version   print the build
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	_ "time/tzdata" // job time zones must not depend on the machine's zoneinfo
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first signal, a second one kills the process the default way.
+	go func() { <-ctx.Done(); stop() }()
+	err := newRootCommand().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "schedulerd:", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+// usageError marks an error in the command line itself (exit code 2).
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+func exitCode(err error) int {
+	if _, ok := err.(usageError); ok {
+		return 2
+	}
+	return 1
+}
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "schedulerd",
+		Short:         "A distributed, leader-elected cron scheduler backed by etcd",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newServeCommand(), newVersionCommand())
+	return root
+}

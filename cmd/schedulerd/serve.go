@@ -1,0 +1,342 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/schedulerd/schedulerd/pkg/api"
+	"github.com/schedulerd/schedulerd/pkg/election"
+	"github.com/schedulerd/schedulerd/pkg/embedetcd"
+	"github.com/schedulerd/schedulerd/pkg/scheduler"
+	"github.com/schedulerd/schedulerd/pkg/store"
+)
+
+// envPrefix: every flag can also be set as SCHEDULERD_<FLAG>, e.g. SCHEDULERD_ETCD_ENDPOINTS.
+const envPrefix = "SCHEDULERD_"
+
+// Credentials for etcd come only from the environment, so they never show in `ps`.
+const (
+	envEtcdUsername = "SCHEDULERD_ETCD_USERNAME"
+	envEtcdPassword = "SCHEDULERD_ETCD_PASSWORD"
+)
+
+type serveOptions struct {
+	etcdEndpoints      []string
+	etcdCACert         string
+	etcdCert           string
+	etcdKey            string
+	dataDir            string
+	embeddedEtcdListen string
+	listen             string
+	advertiseURL       string
+	prefix             string
+	sessionTTL         time.Duration
+	replicaID          string
+	drainTimeout       time.Duration
+	logLevel           string
+	logFormat          string
+}
+
+func newServeCommand() *cobra.Command {
+	o := serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a schedulerd replica",
+		Long: `Run a schedulerd replica: it serves the API, keeps a warm copy of every job, and campaigns
+for leadership; the leader runs the schedule. Without --etcd-endpoints it starts an embedded
+single-node etcd under --data-dir (development and trying it out).
+
+Every flag can also be given as an environment variable: SCHEDULERD_<FLAG>, upper case with
+'-' as '_' (SCHEDULERD_ETCD_ENDPOINTS). etcd credentials come only from the environment:
+SCHEDULERD_ETCD_USERNAME and SCHEDULERD_ETCD_PASSWORD.
+
+SIGINT or SIGTERM: resign leadership at once, drain in-flight runs, exit 0.`,
+		Args: cobra.NoArgs,
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd.Flags()); err != nil {
+				return usageError{err}
+			}
+			if err := o.validate(); err != nil {
+				return usageError{err}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context()) },
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&o.etcdEndpoints, "etcd-endpoints", nil, "etcd client URLs, comma-separated; empty: start an embedded single-node etcd")
+	f.StringVar(&o.etcdCACert, "etcd-cacert", "", "CA bundle to verify the etcd servers (PEM file)")
+	f.StringVar(&o.etcdCert, "etcd-cert", "", "client certificate for etcd (PEM file)")
+	f.StringVar(&o.etcdKey, "etcd-key", "", "client key for etcd (PEM file)")
+	f.StringVar(&o.dataDir, "data-dir", "./schedulerd-data", "data directory of the embedded etcd")
+	f.StringVar(&o.embeddedEtcdListen, "embedded-etcd-listen", "http://127.0.0.1:2379", "client URL of the embedded etcd; other replicas join with --etcd-endpoints set to it")
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address of the HTTP API, health checks and metrics")
+	f.StringVar(&o.advertiseURL, "advertise-url", "", "URL other replicas and clients reach this replica's API at (default: http://<listen address>)")
+	f.StringVar(&o.prefix, "prefix", "/schedulerd/", "etcd key prefix; replicas with the same prefix form one cluster")
+	f.DurationVar(&o.sessionTTL, "session-ttl", 10*time.Second, "leader session TTL, whole seconds: a crashed leader is replaced within about this long")
+	f.StringVar(&o.replicaID, "replica-id", "", "name of this replica (default: <hostname>-<pid>)")
+	f.DurationVar(&o.drainTimeout, "drain-timeout", time.Second, "on shutdown, how long in-flight runs may finish before they are cancelled")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.logFormat, "log-format", "json", "json or console")
+	return cmd
+}
+
+// applyEnv sets every flag not given on the command line from SCHEDULERD_<FLAG>.
+func applyEnv(fs *pflag.FlagSet) error {
+	var errs []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed {
+			return
+		}
+		name := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		v, ok := os.LookupEnv(name)
+		if !ok {
+			return
+		}
+		if err := fs.Set(f.Name, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+func (o *serveOptions) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	for _, e := range o.etcdEndpoints {
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("--etcd-endpoints: %q is not an http(s) URL such as http://127.0.0.1:2379", e)
+		}
+	}
+	if (o.etcdCert == "") != (o.etcdKey == "") {
+		bad("--etcd-cert and --etcd-key go together")
+	}
+	if len(o.etcdEndpoints) == 0 {
+		if u, err := url.Parse(o.embeddedEtcdListen); err != nil || u.Scheme != "http" || u.Host == "" {
+			bad("--embedded-etcd-listen: %q is not an http URL such as http://127.0.0.1:2379", o.embeddedEtcdListen)
+		}
+		if o.dataDir == "" {
+			bad("--data-dir must be set for the embedded etcd")
+		}
+	}
+	if _, _, err := net.SplitHostPort(o.listen); err != nil {
+		bad("--listen: %q is not host:port: %v", o.listen, err)
+	}
+	if o.advertiseURL != "" {
+		if u, err := url.Parse(o.advertiseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("--advertise-url: %q is not an http(s) URL", o.advertiseURL)
+		}
+	}
+	if !strings.HasPrefix(o.prefix, "/") || !strings.HasSuffix(o.prefix, "/") || strings.Contains(o.prefix, "//") {
+		bad("--prefix: %q must start and end with '/', such as /schedulerd/", o.prefix)
+	}
+	if o.sessionTTL < time.Second || o.sessionTTL%time.Second != 0 {
+		bad("--session-ttl: %s must be whole seconds, at least 1s", o.sessionTTL)
+	}
+	if o.drainTimeout < 0 {
+		bad("--drain-timeout must not be negative")
+	}
+	if strings.ContainsAny(o.replicaID, "/\n") {
+		bad("--replica-id: %q must not contain '/' or newlines", o.replicaID)
+	}
+	if _, err := zapcore.ParseLevel(o.logLevel); err != nil {
+		bad("--log-level: %q is not one of debug, info, warn, error", o.logLevel)
+	}
+	if o.logFormat != "json" && o.logFormat != "console" {
+		bad("--log-format: %q is not json or console", o.logFormat)
+	}
+	return errors.Join(errs...)
+}
+
+func (o *serveOptions) logger() (*zap.Logger, error) {
+	level, _ := zapcore.ParseLevel(o.logLevel)
+	cfg := zap.NewProductionConfig()
+	cfg.Encoding = o.logFormat
+	cfg.Level = zap.NewAtomicLevelAt(level)
+	// Every state change is logged once by design; sampling would drop the ones that matter.
+	cfg.Sampling = nil
+	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	cfg.EncoderConfig.EncodeDuration = zapcore.StringDurationEncoder
+	if o.logFormat == "console" {
+		cfg.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+	}
+	return cfg.Build()
+}
+
+func (o *serveOptions) run(ctx context.Context) error {
+	log, err := o.logger()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	if o.replicaID == "" {
+		host, _ := os.Hostname()
+		o.replicaID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	log = log.With(zap.String("replica", o.replicaID))
+
+	endpoints := o.etcdEndpoints
+	var embedded *embedetcd.Server
+	if len(endpoints) == 0 {
+		embedded, err = embedetcd.Start(ctx, embedetcd.Config{Dir: o.dataDir, ClientURL: o.embeddedEtcdListen, Logger: log})
+		if err != nil {
+			return fmt.Errorf("%w (is another replica already running with an embedded etcd? start further replicas with --etcd-endpoints=%s)", err, o.embeddedEtcdListen)
+		}
+		// Closed after everything else: the resign at shutdown still needs it.
+		defer func() {
+			if !embedded.Close(time.Second) {
+				log.Info("embedded etcd still closing connections of other replicas; exiting anyway")
+			}
+		}()
+		endpoints = []string{embedded.ClientURL()}
+		abs, _ := filepath.Abs(o.dataDir)
+		log.Info("embedded etcd started; other replicas can join with --etcd-endpoints", zap.String("etcd", embedded.ClientURL()), zap.String("dataDir", abs))
+	}
+	client, err := o.etcdClient(endpoints, log)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.listen, err)
+	}
+	defer ln.Close()
+	advertise := o.advertiseURL
+	if advertise == "" {
+		advertise = "http://" + ln.Addr().String()
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerBuildInfo(reg)
+
+	st := store.New(client, o.prefix, reg)
+	cache := store.NewCache(st, log, nil, reg)
+	observer := election.NewObserver(client, st.Keys().Election(), nil, log, reg)
+	sched, err := scheduler.New(scheduler.Config{
+		Store: st, Cache: cache, ReplicaID: o.replicaID, DrainTimeout: o.drainTimeout, Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	elector, err := election.New(election.Config{
+		Client: client, Prefix: st.Keys().Election(), MembersPrefix: st.Keys().Members(),
+		TTL: o.sessionTTL, ReplicaID: o.replicaID, AdvertiseURL: advertise,
+		Lead: sched.Lead, Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	handler, err := api.New(api.Config{
+		Store: st, Cache: cache, Leaders: observer, Self: election.Leader{ID: o.replicaID, URL: advertise},
+		Logger: log, Registerer: reg, Gatherer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	server := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+
+	// One context for every component; the first to stop (a signal, or a component failing)
+	// stops them all. The elector resigns on the way out, so another replica takes over now.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var g run.Group
+	g.Add(func() error { <-runCtx.Done(); return nil }, func(error) { cancel() })
+	for name, fn := range map[string]func(context.Context) error{
+		"job cache": cache.Run, "leader observer": observer.Run, "scheduler": sched.Run, "election": elector.Run,
+	} {
+		g.Add(func() error {
+			if err := fn(runCtx); err != nil && runCtx.Err() == nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
+		}, func(error) { cancel() })
+	}
+	g.Add(func() error {
+		if err := server.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+		return nil
+	}, func(error) {
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer scancel()
+		_ = server.Shutdown(sctx)
+	})
+	if embedded != nil {
+		g.Add(func() error {
+			select {
+			case err := <-embedded.Err():
+				return fmt.Errorf("embedded etcd: %w", err)
+			case <-runCtx.Done():
+				return nil
+			}
+		}, func(error) { cancel() })
+	}
+
+	log.Info("schedulerd serving", zap.String("api", advertise), zap.Strings("etcd", endpoints),
+		zap.String("prefix", o.prefix), zap.Duration("sessionTTL", o.sessionTTL))
+	err = g.Run()
+	if ctx.Err() != nil {
+		log.Info("schedulerd stopped on signal")
+		return nil
+	}
+	return err
+}
+
+// etcdClient connects to etcd with TLS and credentials when configured. The password is never
+// logged: only whether one is set.
+func (o *serveOptions) etcdClient(endpoints []string, log *zap.Logger) (*clientv3.Client, error) {
+	cfg := clientv3.Config{
+		Endpoints:            endpoints,
+		DialTimeout:          5 * time.Second,
+		DialKeepAliveTime:    5 * time.Second,
+		DialKeepAliveTimeout: 3 * time.Second,
+		PermitWithoutStream:  true,
+		Username:             os.Getenv(envEtcdUsername),
+		Password:             os.Getenv(envEtcdPassword),
+		Logger:               log.Named("etcd-client").WithOptions(zap.IncreaseLevel(zap.WarnLevel)),
+	}
+	if o.etcdCACert != "" || o.etcdCert != "" {
+		info := transport.TLSInfo{TrustedCAFile: o.etcdCACert, CertFile: o.etcdCert, KeyFile: o.etcdKey}
+		tc, err := info.ClientConfig()
+		if err != nil {
+			return nil, fmt.Errorf("etcd TLS: %w", err)
+		}
+		tc.MinVersion = tls.VersionTLS12
+		cfg.TLS = tc
+	}
+	client, err := clientv3.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("etcd client: %w", err)
+	}
+	return client, nil
+}

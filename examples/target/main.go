@@ -1,0 +1,69 @@
+// Command target is an example job target guarded by schedulerd's fence: it prints every run
+// it accepts, and answers 409 to a deposed leader's late request or a second delivery of a run.
+//
+//	go run ./examples/target --listen 127.0.0.1:9000
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/schedulerd/schedulerd/pkg/fence"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:9000", "address to listen on")
+	status := flag.Int("status", http.StatusNoContent, "status code to answer accepted runs with")
+	flag.Parse()
+
+	verifier := fence.NewVerifier(0)
+	hook := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, _ := fence.FromContext(r.Context())
+		fmt.Printf("%s  run %s  token %s  attempt %d  late %s\n", time.Now().UTC().Format(time.RFC3339Nano),
+			d.RunID, d.Token, d.Attempt, time.Since(d.Scheduled).Round(time.Millisecond))
+		w.WriteHeader(*status)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/", fence.Middleware(verifier, hook))
+	srv := &http.Server{Addr: *listen, Handler: logRejections(mux), ReadHeaderTimeout: 5 * time.Second}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	log.Printf("target listening on http://%s", *listen)
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+}
+
+// logRejections prints the requests the fence refused, with why.
+func logRejections(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw := &rejection{ResponseWriter: w}
+		next.ServeHTTP(rw, r)
+		if rw.status >= 400 {
+			fmt.Printf("%s  REJECTED %d  run %s  token %s\n", time.Now().UTC().Format(time.RFC3339Nano), rw.status,
+				r.Header.Get(fence.HeaderRunID), r.Header.Get(fence.HeaderToken))
+		}
+	})
+}
+
+type rejection struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *rejection) WriteHeader(code int) { r.status = code; r.ResponseWriter.WriteHeader(code) }

@@ -1,0 +1,152 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/schedulerd/schedulerd/internal/httpx"
+	"github.com/schedulerd/schedulerd/pkg/election"
+	"github.com/schedulerd/schedulerd/pkg/problem"
+	"github.com/schedulerd/schedulerd/pkg/store"
+)
+
+// Leaders tells who leads now (election.Observer).
+type Leaders interface {
+	Leader() (election.Leader, bool)
+}
+
+// Config is what the API needs. Store, Cache, Leaders and Logger are required.
+type Config struct {
+	Store   *store.Store
+	Cache   *store.Cache
+	Leaders Leaders
+	// Self is this replica as listed in /v1/cluster.
+	Self election.Leader
+	// Clock stamps created/updated times; the real clock when nil.
+	Clock clockwork.Clock
+	// StoreTimeout bounds the etcd work of one request (default 5s); when it runs out the
+	// client gets 503 with Retry-After.
+	StoreTimeout time.Duration
+	Logger       *zap.Logger
+	// Registerer gets the API's metrics; Gatherer is served at /metrics. Either may be nil.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+}
+
+// API is the HTTP handler of one replica.
+type API struct {
+	cfg      Config
+	mux      *http.ServeMux
+	requests *prometheus.CounterVec
+}
+
+// New builds the API.
+func New(cfg Config) (*API, error) {
+	if cfg.Store == nil || cfg.Cache == nil || cfg.Leaders == nil || cfg.Logger == nil {
+		return nil, errors.New("api: Store, Cache, Leaders and Logger are required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clockwork.NewRealClock()
+	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = 5 * time.Second
+	}
+	cfg.Logger = cfg.Logger.Named("api")
+	a := &API{
+		cfg: cfg,
+		mux: http.NewServeMux(),
+		requests: promauto.With(cfg.Registerer).NewCounterVec(prometheus.CounterOpts{
+			Name: "schedulerd_http_requests_total",
+			Help: "HTTP API requests answered, by route pattern and status code.",
+		}, []string{"route", "code"}),
+	}
+	a.mux.HandleFunc("GET /v1/jobs", a.listJobs)
+	a.mux.HandleFunc("GET /v1/jobs/{name}", a.getJob)
+	a.mux.HandleFunc("PUT /v1/jobs/{name}", a.putJob)
+	a.mux.HandleFunc("DELETE /v1/jobs/{name}", a.deleteJob)
+	a.mux.HandleFunc("GET /v1/jobs/{name}/runs", a.listRuns)
+	a.mux.HandleFunc("GET /v1/cluster", a.cluster)
+	a.mux.HandleFunc("GET /healthz", a.healthz)
+	a.mux.HandleFunc("GET /readyz", a.readyz)
+	if cfg.Gatherer != nil {
+		a.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
+			EnableOpenMetrics: true,
+			ErrorLog:          zap.NewStdLog(cfg.Logger),
+		}))
+	}
+	return a, nil
+}
+
+// ServeHTTP routes r. Requests no route matches get a problem+json 404 or 405 rather than the
+// mux's plain text, so clients parse one error shape everywhere.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, pattern := a.mux.Handler(r)
+	route := pattern
+	sw := httpx.NewStatusWriter(w)
+	if pattern == "" {
+		route = "unmatched"
+		// Ask the mux what it would answer (404, or 405 with Allow) and say it as a problem.
+		rec := &httpx.Discard{}
+		h.ServeHTTP(rec, r)
+		p := problem.New(http.StatusNotFound, "not-found", "Not found", "no such route: "+r.Method+" "+r.URL.Path)
+		if rec.Code == http.StatusMethodNotAllowed {
+			sw.Header().Set("Allow", rec.Header().Get("Allow"))
+			p = problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed",
+				r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+rec.Header().Get("Allow"))
+		}
+		problem.Write(sw, r, p)
+	} else {
+		a.mux.ServeHTTP(sw, r) // (not h: the mux sets the path values on the way)
+	}
+	a.requests.WithLabelValues(route, strconv.Itoa(sw.Status)).Inc()
+}
+
+func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// readyz is ready once the job cache has its first full list: before that this replica could
+// not take over leadership with a warm schedule.
+func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-a.cfg.Cache.Synced():
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ready\n"))
+	default:
+		problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "not-ready", "Not ready", "the job cache has not synced with etcd yet"))
+	}
+}
+
+// clusterView is the body of GET /v1/cluster.
+type clusterView struct {
+	// Leader is null when no replica leads.
+	Leader  *election.Leader  `json:"leader"`
+	Members []election.Leader `json:"members"`
+	// Replica is the replica that answered.
+	Replica election.Leader `json:"replica"`
+}
+
+func (a *API) cluster(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.StoreTimeout)
+	defer cancel()
+	members, err := election.Members(ctx, a.cfg.Store.Client(), a.cfg.Store.Keys().Members())
+	if err != nil {
+		a.storeFailed(w, r, err)
+		return
+	}
+	v := clusterView{Members: members, Replica: a.cfg.Self}
+	if l, ok := a.cfg.Leaders.Leader(); ok {
+		v.Leader = &l
+	}
+	writeJSON(w, http.StatusOK, v)
+}

@@ -1,0 +1,177 @@
+package job_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/schedulerd/schedulerd/pkg/job"
+)
+
+func valid() job.Spec {
+	return job.Spec{Schedule: "*/5 * * * *", Target: job.Target{HTTP: &job.HTTPTarget{URL: "http://127.0.0.1:9000/hook"}}}
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*job.Spec)
+		want   []string // pointers reported, in order; none when valid
+	}{
+		{"minimal spec", func(*job.Spec) {}, nil},
+		{"everything set", func(s *job.Spec) {
+			s.Schedule, s.Timezone, s.Description = "0 30 9 * * MON-FRI", "Europe/Berlin", "weekday report"
+			s.Target.HTTP.Method, s.Target.HTTP.Body, s.Target.HTTP.Timeout = "put", `{"a":1}`, job.Duration(time.Minute)
+			s.Target.HTTP.Headers = map[string]string{"Authorization": "Bearer x", "X-Trace": "1"}
+			s.Misfire.Grace = job.Duration(5 * time.Minute)
+		}, nil},
+		{"descriptor", func(s *job.Spec) { s.Schedule = "@daily" }, nil},
+		{"every", func(s *job.Spec) { s.Schedule = "@every 90s" }, nil},
+		{"empty schedule", func(s *job.Spec) { s.Schedule = "" }, []string{"#/schedule"}},
+		{"bad cron", func(s *job.Spec) { s.Schedule = "61 * * * *" }, []string{"#/schedule"}},
+		{"cron with TZ prefix", func(s *job.Spec) { s.Schedule = "CRON_TZ=UTC * * * * *" }, []string{"#/schedule"}},
+		{"sub-second every", func(s *job.Spec) { s.Schedule = "@every 500ms" }, []string{"#/schedule"}},
+		{"unknown zone", func(s *job.Spec) { s.Timezone = "Mars/Olympus" }, []string{"#/timezone"}},
+		{"Local zone", func(s *job.Spec) { s.Timezone = "Local" }, []string{"#/timezone"}},
+		{"no target", func(s *job.Spec) { s.Target.HTTP = nil }, []string{"#/target/http"}},
+		{"no url", func(s *job.Spec) { s.Target.HTTP.URL = "" }, []string{"#/target/http/url"}},
+		{"ftp url", func(s *job.Spec) { s.Target.HTTP.URL = "ftp://example.test/x" }, []string{"#/target/http/url"}},
+		{"relative url", func(s *job.Spec) { s.Target.HTTP.URL = "/hook" }, []string{"#/target/http/url"}},
+		{"credentials in url", func(s *job.Spec) { s.Target.HTTP.URL = "http://u:p@127.0.0.1/" }, []string{"#/target/http/url"}},
+		{"bad method", func(s *job.Spec) { s.Target.HTTP.Method = "BREW" }, []string{"#/target/http/method"}},
+		{"reserved header", func(s *job.Spec) { s.Target.HTTP.Headers = map[string]string{"Schedulerd-Fencing-Token": "1"} },
+			[]string{"#/target/http/headers/Schedulerd-Fencing-Token"}},
+		{"idempotency key header", func(s *job.Spec) { s.Target.HTTP.Headers = map[string]string{"idempotency-key": "1"} },
+			[]string{"#/target/http/headers/idempotency-key"}},
+		{"computed header", func(s *job.Spec) { s.Target.HTTP.Headers = map[string]string{"Content-Length": "1"} },
+			[]string{"#/target/http/headers/Content-Length"}},
+		{"header with slash is escaped", func(s *job.Spec) { s.Target.HTTP.Headers = map[string]string{"a/b": "1"} },
+			[]string{"#/target/http/headers/a~1b"}},
+		{"header value with newline", func(s *job.Spec) { s.Target.HTTP.Headers = map[string]string{"X-A": "1\r\nX-B: 2"} },
+			[]string{"#/target/http/headers/X-A"}},
+		{"negative timeout", func(s *job.Spec) { s.Target.HTTP.Timeout = job.Duration(-time.Second) }, []string{"#/target/http/timeout"}},
+		{"huge timeout", func(s *job.Spec) { s.Target.HTTP.Timeout = job.Duration(48 * time.Hour) }, []string{"#/target/http/timeout"}},
+		{"negative grace", func(s *job.Spec) { s.Misfire.Grace = job.Duration(-time.Minute) }, []string{"#/misfire/grace"}},
+		{"long description", func(s *job.Spec) { s.Description = strings.Repeat("x", job.MaxDescriptionLength+1) }, []string{"#/description"}},
+		{"every problem is reported", func(s *job.Spec) {
+			s.Schedule, s.Timezone, s.Target.HTTP.URL = "nope", "Nowhere/Town", "file:///etc/passwd"
+		}, []string{"#/timezone", "#/schedule", "#/target/http/url"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := valid()
+			tc.mutate(&s)
+			err := s.Validate()
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			var ve *job.ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("Validate = %v, want a *ValidationError", err)
+			}
+			var got []string
+			for _, f := range ve.Errors {
+				if f.Detail == "" {
+					t.Errorf("%s: empty detail", f.Pointer)
+				}
+				got = append(got, f.Pointer)
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("pointers %v, want %v (%v)", got, tc.want, err)
+			}
+		})
+	}
+}
+
+func TestValidateName(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"tick": true, "a": true, "nightly-report-2": true, "0abc": true, strings.Repeat("a", 63): true,
+		"": false, "Tick": false, "-a": false, "a-": false, "a_b": false, "a.b": false, "a/b": false,
+		"a@b": false, strings.Repeat("a", 64): false, "ä": false,
+	} {
+		err := job.ValidateName(name)
+		if (err == nil) != ok {
+			t.Errorf("ValidateName(%q) = %v, want ok=%v", name, err, ok)
+		}
+		if err != nil && !errors.Is(err, job.ErrInvalidName) {
+			t.Errorf("ValidateName(%q) = %v, want ErrInvalidName", name, err)
+		}
+	}
+}
+
+func TestDurationJSON(t *testing.T) {
+	var h job.HTTPTarget
+	if err := json.Unmarshal([]byte(`{"url":"http://x","timeout":"1m30s"}`), &h); err != nil || h.Timeout.D() != 90*time.Second {
+		t.Fatalf("got %v, %v", h.Timeout.D(), err)
+	}
+	b, err := json.Marshal(h)
+	if err != nil || !strings.Contains(string(b), `"timeout":"1m30s"`) {
+		t.Errorf("marshal = %s, %v", b, err)
+	}
+	for _, bad := range []string{`"soon"`, `30`, `true`} {
+		err := json.Unmarshal([]byte(`{"timeout":`+bad+`}`), &h)
+		var te *json.UnmarshalTypeError
+		if !errors.As(err, &te) || te.Field != "timeout" {
+			t.Errorf("timeout %s: %v, want an UnmarshalTypeError naming the field", bad, err)
+		}
+	}
+}
+
+func TestWithDefaults(t *testing.T) {
+	s := valid().WithDefaults()
+	h := s.Target.HTTP
+	if s.Timezone != "UTC" || s.Misfire.Grace.D() != time.Minute || h.Method != "POST" || h.Timeout.D() != 30*time.Second {
+		t.Errorf("defaults not applied: %+v %+v", s, h)
+	}
+	if orig := valid(); orig.Target.HTTP.Method != "" {
+		t.Error("WithDefaults changed its receiver's target")
+	}
+}
+
+func TestNextStartsAfterCursorAndAnchor(t *testing.T) {
+	at := func(s string) time.Time { t.Helper(); v, _ := time.Parse(time.RFC3339, s); return v }
+	j := job.Job{Name: "tick", Spec: job.Spec{Schedule: "@every 10s", Timezone: "UTC"}, ScheduledFrom: at("2026-03-01T10:00:00Z")}
+	j.Compile()
+	if j.Invalid != nil {
+		t.Fatal(j.Invalid)
+	}
+	if got := j.Next(time.Time{}); !got.Equal(at("2026-03-01T10:00:10Z")) {
+		t.Errorf("no cursor: %v", got)
+	}
+	if got := j.Next(at("2026-03-01T10:05:00Z")); !got.Equal(at("2026-03-01T10:05:10Z")) {
+		t.Errorf("cursor after anchor: %v", got)
+	}
+	if got := j.Next(at("2026-03-01T09:00:00Z")); !got.Equal(at("2026-03-01T10:00:10Z")) {
+		t.Errorf("cursor before anchor (schedule changed): %v", got)
+	}
+	bad := job.Job{Name: "bad", Spec: job.Spec{Schedule: "* * *", Timezone: "UTC"}}
+	bad.Compile()
+	if bad.Invalid == nil || !bad.Next(time.Time{}).IsZero() {
+		t.Errorf("invalid job compiled: %v", bad.Invalid)
+	}
+}
+
+func TestReanchors(t *testing.T) {
+	base := valid()
+	for _, tc := range []struct {
+		name   string
+		mutate func(*job.Spec)
+		want   bool
+	}{
+		{"target change", func(s *job.Spec) { s.Target.HTTP = &job.HTTPTarget{URL: "http://other"} }, false},
+		{"description change", func(s *job.Spec) { s.Description = "x" }, false},
+		{"schedule change", func(s *job.Spec) { s.Schedule = "@hourly" }, true},
+		{"zone change", func(s *job.Spec) { s.Timezone = "Asia/Tokyo" }, true},
+		{"pause", func(s *job.Spec) { s.Paused = true }, true},
+	} {
+		s := valid()
+		tc.mutate(&s)
+		if got := s.Reanchors(base); got != tc.want {
+			t.Errorf("%s: Reanchors = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,121 @@
+package job
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/schedulerd/schedulerd/pkg/schedule"
+)
+
+// Defaults, applied by Spec.WithDefaults.
+const (
+	DefaultMethod       = "POST"
+	DefaultTimeout      = 30 * time.Second
+	DefaultMisfireGrace = time.Minute
+	DefaultTimezone     = "UTC"
+)
+
+// Spec is what a user writes for a job.
+type Spec struct {
+	Description string `json:"description,omitempty"`
+	// Schedule: cron (5 or 6 fields), a descriptor (@hourly…) or "@every <duration>".
+	Schedule string `json:"schedule"`
+	// Timezone is the IANA zone cron fields are read in; default UTC.
+	Timezone string `json:"timezone,omitempty"`
+	// Paused jobs are not scheduled; their slots while paused are not owed.
+	Paused  bool    `json:"paused,omitempty"`
+	Target  Target  `json:"target"`
+	Misfire Misfire `json:"misfire,omitzero"`
+}
+
+// Target is where a run is sent. HTTP is the only kind so far.
+type Target struct {
+	HTTP *HTTPTarget `json:"http,omitempty"`
+}
+
+// HTTPTarget is an HTTP request made for each run; 2xx is success.
+type HTTPTarget struct {
+	URL string `json:"url"`
+	// Method defaults to POST.
+	Method  string            `json:"method,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    string            `json:"body,omitempty"`
+	// Timeout bounds one attempt; default 30s.
+	Timeout Duration `json:"timeout,omitzero"`
+}
+
+// Misfire says what happens to a run that could not be dispatched on time.
+type Misfire struct {
+	// Grace is how late a run may still be dispatched; later ones are recorded as skipped
+	// with reason "missed". Default 1m.
+	Grace Duration `json:"grace,omitzero"`
+}
+
+// WithDefaults returns s with every defaulted field filled in.
+func (s Spec) WithDefaults() Spec {
+	if s.Timezone == "" {
+		s.Timezone = DefaultTimezone
+	}
+	if s.Misfire.Grace == 0 {
+		s.Misfire.Grace = Duration(DefaultMisfireGrace)
+	}
+	if h := s.Target.HTTP; h != nil {
+		c := *h
+		if c.Method == "" {
+			c.Method = DefaultMethod
+		}
+		if c.Timeout == 0 {
+			c.Timeout = Duration(DefaultTimeout)
+		}
+		s.Target.HTTP = &c
+	}
+	return s
+}
+
+// Job is a stored job: its spec, its version and what the scheduler needs to plan it.
+type Job struct {
+	Name string
+	Spec Spec
+	// Version is the etcd mod revision of the job's key; every write changes it.
+	Version int64
+	Created time.Time
+	Updated time.Time
+	// ScheduledFrom anchors the schedule: slots at or before it are not owed. It moves when the
+	// schedule, the time zone or the paused flag changes, so a new schedule does not inherit
+	// the old one's missed slots.
+	ScheduledFrom time.Time
+	// Schedule is the compiled schedule; nil when Invalid is set.
+	Schedule schedule.Schedule
+	// Invalid is why a stored spec cannot be scheduled (written around the API, or a time
+	// zone this binary does not know). Such a job is kept, reported, and never dispatched.
+	Invalid error
+}
+
+// Compile parses j's schedule into j.Schedule, or records why not in j.Invalid.
+func (j *Job) Compile() {
+	loc, err := time.LoadLocation(j.Spec.Timezone)
+	if err == nil {
+		j.Schedule, err = schedule.Parse(j.Spec.Schedule, loc)
+	}
+	if err != nil {
+		j.Schedule, j.Invalid = nil, fmt.Errorf("job %q: %w", j.Name, err)
+	}
+}
+
+// Next returns the first slot after both the cursor (the last slot already claimed or skipped)
+// and ScheduledFrom; the zero time when the job cannot fire.
+func (j *Job) Next(cursor time.Time) time.Time {
+	if j.Schedule == nil {
+		return time.Time{}
+	}
+	base := j.ScheduledFrom
+	if cursor.After(base) {
+		base = cursor
+	}
+	return j.Schedule.Next(base)
+}
+
+// Reanchors reports whether changing from old to s starts a new schedule (see ScheduledFrom).
+func (s Spec) Reanchors(old Spec) bool {
+	return s.Schedule != old.Schedule || s.Timezone != old.Timezone || s.Paused != old.Paused
+}

@@ -1,0 +1,168 @@
+package job
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/schedulerd/schedulerd/pkg/fence"
+	"github.com/schedulerd/schedulerd/pkg/problem"
+	"github.com/schedulerd/schedulerd/pkg/schedule"
+)
+
+// Limits on a spec, so that one job cannot bloat etcd or the dispatch path.
+const (
+	MaxNameLength        = 63
+	MaxDescriptionLength = 1024
+	MaxURLLength         = 2048
+	MaxHeaders           = 50
+	MaxBodyBytes         = 256 << 10
+	MaxTimeout           = 24 * time.Hour
+)
+
+// FieldError names one invalid field by JSON Pointer ("#/target/http/url").
+type FieldError struct {
+	Pointer string
+	Detail  string
+}
+
+// ValidationError lists every invalid field of a spec.
+type ValidationError struct {
+	Errors []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Errors))
+	for i, f := range e.Errors {
+		parts[i] = f.Pointer + ": " + f.Detail
+	}
+	return "invalid job: " + strings.Join(parts, "; ")
+}
+
+func (e *ValidationError) add(pointer, format string, args ...any) {
+	e.Errors = append(e.Errors, FieldError{Pointer: pointer, Detail: fmt.Sprintf(format, args...)})
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// ErrInvalidName reports a job name that is not a DNS label.
+var ErrInvalidName = errors.New("job name must be a DNS label: 1-63 characters, lowercase letters, digits and '-', starting and ending with a letter or digit")
+
+// ValidateName checks that name is a DNS label (RFC 1123), like Kubernetes object names, so it
+// is safe in etcd keys, URLs, run ids and metric labels.
+func ValidateName(name string) error {
+	if len(name) > MaxNameLength || !nameRE.MatchString(name) {
+		return fmt.Errorf("%w (got %q)", ErrInvalidName, name)
+	}
+	return nil
+}
+
+var methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+// headers the transport computes; setting them in a spec would corrupt the request.
+var computedHeaders = []string{"Host", "Content-Length", "Transfer-Encoding", "Connection", "Te", "Upgrade", "Trailer"}
+
+// Validate checks every field and returns a *ValidationError listing all problems, or nil.
+// It does not need defaults applied; zero values mean "default".
+func (s Spec) Validate() error {
+	var v ValidationError
+	if len(s.Description) > MaxDescriptionLength {
+		v.add("#/description", "must be at most %d bytes", MaxDescriptionLength)
+	}
+	loc := time.UTC
+	switch s.Timezone {
+	case "", "UTC":
+	case "Local":
+		v.add("#/timezone", `"Local" depends on the replica's machine; name an IANA zone such as "Europe/Berlin"`)
+	default:
+		l, err := time.LoadLocation(s.Timezone)
+		if err != nil {
+			v.add("#/timezone", "unknown IANA time zone %q", s.Timezone)
+		} else {
+			loc = l
+		}
+	}
+	if _, err := schedule.Parse(s.Schedule, loc); err != nil {
+		v.add("#/schedule", "%v", err)
+	}
+	if s.Misfire.Grace < 0 {
+		v.add("#/misfire/grace", "must not be negative")
+	}
+	s.Target.validate(&v)
+	if len(v.Errors) > 0 {
+		return &v
+	}
+	return nil
+}
+
+func (t Target) validate(v *ValidationError) {
+	h := t.HTTP
+	if h == nil {
+		v.add("#/target/http", "required: a job needs a target, and http is the only kind")
+		return
+	}
+	if h.URL == "" {
+		v.add("#/target/http/url", "required")
+	} else if len(h.URL) > MaxURLLength {
+		v.add("#/target/http/url", "must be at most %d bytes", MaxURLLength)
+	} else if u, err := url.Parse(h.URL); err != nil {
+		v.add("#/target/http/url", "not a URL: %v", err)
+	} else if u.Scheme != "http" && u.Scheme != "https" {
+		v.add("#/target/http/url", "scheme must be http or https (got %q)", u.Scheme)
+	} else if u.Host == "" {
+		v.add("#/target/http/url", "must have a host")
+	} else if u.User != nil {
+		v.add("#/target/http/url", "must not carry credentials (user:password@); send them in a header")
+	}
+	if h.Method != "" && !slices.Contains(methods, strings.ToUpper(h.Method)) {
+		v.add("#/target/http/method", "must be one of %s", strings.Join(methods, ", "))
+	}
+	if len(h.Headers) > MaxHeaders {
+		v.add("#/target/http/headers", "at most %d headers", MaxHeaders)
+	}
+	names := make([]string, 0, len(h.Headers))
+	for name := range h.Headers {
+		names = append(names, name)
+	}
+	slices.Sort(names) // report in a stable order
+	for _, name := range names {
+		p := "#/target/http/headers/" + problem.EscapeToken(name)
+		switch {
+		case !httpguts.ValidHeaderFieldName(name):
+			v.add(p, "not a valid header name")
+		case fence.Reserved(name):
+			v.add(p, "set by schedulerd on every dispatch; a job may not set it")
+		case slices.Contains(computedHeaders, http.CanonicalHeaderKey(name)):
+			v.add(p, "computed by the HTTP transport; a job may not set it")
+		case !httpguts.ValidHeaderFieldValue(h.Headers[name]):
+			v.add(p, "value contains characters not allowed in a header (control characters, newlines)")
+		}
+	}
+	if len(h.Body) > MaxBodyBytes {
+		v.add("#/target/http/body", "must be at most %d bytes", MaxBodyBytes)
+	}
+	if h.Timeout < 0 {
+		v.add("#/target/http/timeout", "must not be negative")
+	} else if h.Timeout.D() > MaxTimeout {
+		v.add("#/target/http/timeout", "must be at most %s", MaxTimeout)
+	}
+}
+
+// Normalize returns s with cosmetic variation removed (method case, surrounding spaces), so
+// equal intents store equal specs.
+func (s Spec) Normalize() Spec {
+	s.Schedule = strings.TrimSpace(s.Schedule)
+	if h := s.Target.HTTP; h != nil {
+		c := *h
+		c.Method = strings.ToUpper(c.Method)
+		s.Target.HTTP = &c
+	}
+	return s
+}

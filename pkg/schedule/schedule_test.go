@@ -1,0 +1,68 @@
+package schedule
+
+import (
+	"testing"
+	"time"
+)
+
+func at(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func TestNext(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, expr string
+		loc        *time.Location
+		after      string
+		want       []string
+	}{
+		{"five fields fire on the minute", "*/15 * * * *", nil, "2026-03-01T10:07:30Z",
+			[]string{"2026-03-01T10:15:00Z", "2026-03-01T10:30:00Z"}},
+		{"six fields have seconds", "*/20 * * * * *", nil, "2026-03-01T10:00:05Z",
+			[]string{"2026-03-01T10:00:20Z", "2026-03-01T10:00:40Z", "2026-03-01T10:01:00Z"}},
+		{"descriptor", "@hourly", nil, "2026-03-01T10:00:00Z",
+			[]string{"2026-03-01T11:00:00Z", "2026-03-01T12:00:00Z"}},
+		{"every counts from the anchor, truncated to the second", "@every 2s", nil, "2026-03-01T10:00:00.7Z",
+			[]string{"2026-03-01T10:00:02Z", "2026-03-01T10:00:04Z"}},
+		{"cron in a time zone", "0 9 * * *", berlin, "2026-01-10T00:00:00Z",
+			[]string{"2026-01-10T08:00:00Z", "2026-01-11T08:00:00Z"}},
+		{"time zone across the spring-forward day", "0 9 * * *", berlin, "2026-03-28T12:00:00Z",
+			[]string{"2026-03-29T07:00:00Z", "2026-03-30T07:00:00Z"}},
+		{"leap day", "0 0 29 2 *", nil, "2026-03-01T00:00:00Z",
+			[]string{"2028-02-29T00:00:00Z"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Parse(tt.expr, tt.loc)
+			if err != nil {
+				t.Fatalf("Parse(%q): %v", tt.expr, err)
+			}
+			cur := at(tt.after)
+			for i, w := range tt.want {
+				cur = s.Next(cur)
+				if !cur.Equal(at(w)) || cur.Location() != time.UTC {
+					t.Fatalf("fire %d: got %v, want %s (UTC)", i, cur, w)
+				}
+			}
+		})
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	for _, expr := range []string{
+		"", "* * *", "* * * * * * *", "61 * * * *", "@every", "@every 500ms", "@every 1.5s", "@every -5s",
+		"@every banana", "@fortnightly", "CRON_TZ=Europe/Berlin 0 9 * * *", "TZ=UTC * * * * *", "0 0 30 2 *",
+	} {
+		if _, err := Parse(expr, nil); err == nil {
+			t.Errorf("Parse(%q) accepted an invalid schedule", expr)
+		}
+	}
+}

@@ -1,0 +1,85 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/schedulerd/schedulerd/pkg/fence"
+	"github.com/schedulerd/schedulerd/pkg/job"
+)
+
+// UserAgent is sent with every dispatch.
+var UserAgent = "schedulerd"
+
+// HTTPExecutor sends a run as the HTTP request its job describes, with the dispatch headers
+// (fence.Dispatch.Set). A 2xx answer is success; redirects are not followed (a 3xx is a
+// failure), so a run goes exactly where its spec says.
+type HTTPExecutor struct {
+	client *http.Client
+}
+
+// NewHTTPExecutor returns an executor with its own connection pool.
+func NewHTTPExecutor() *HTTPExecutor {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 16
+	return &HTTPExecutor{client: &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// Execute performs one attempt; ctx carries the job's timeout.
+func (e *HTTPExecutor) Execute(ctx context.Context, j job.Job, d fence.Dispatch) Result {
+	h := j.Spec.Target.HTTP
+	if h == nil {
+		return Result{Err: errors.New("job has no http target")}
+	}
+	var body io.Reader
+	if h.Body != "" {
+		body = strings.NewReader(h.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, h.Method, h.URL, body)
+	if err != nil {
+		return Result{Err: fmt.Errorf("build request: %w", err)}
+	}
+	for k, v := range h.Headers {
+		req.Header.Set(k, v)
+	}
+	if h.Body != "" && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("User-Agent", UserAgent)
+	d.Set(req.Header)
+
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return Result{Err: describe(ctx, err)}
+	}
+	defer resp.Body.Close()
+	// Read a bounded amount so the connection can be reused; the body is not recorded yet.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return Result{Status: resp.StatusCode, Err: fmt.Errorf("target answered %s", resp.Status)}
+	}
+	return Result{Status: resp.StatusCode}
+}
+
+// describe says what went wrong without repeating the URL, whose query may hold a secret.
+func describe(ctx context.Context, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("timeout: no answer within the job's timeout: %w", err)
+	case ctx.Err() != nil:
+		return fmt.Errorf("cancelled (replica shutting down): %w", err)
+	}
+	return fmt.Errorf("request failed: %w", err)
+}

@@ -1,0 +1,262 @@
+package scheduler
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/schedulerd/schedulerd/pkg/election"
+	"github.com/schedulerd/schedulerd/pkg/fence"
+	"github.com/schedulerd/schedulerd/pkg/job"
+	"github.com/schedulerd/schedulerd/pkg/retry"
+	"github.com/schedulerd/schedulerd/pkg/store"
+)
+
+// loop is the leader loop of one term. Its goroutine owns every field.
+type loop struct {
+	s      *Scheduler
+	term   election.Term
+	termID string
+	fence  store.Fence
+	log    *zap.Logger
+
+	plans   *plans
+	cursors map[string]time.Time
+	sub     *store.Subscription
+
+	bo      *retry.Backoff
+	tracker *retry.Tracker
+}
+
+func newLoop(s *Scheduler, term election.Term) *loop {
+	nonce := make([]byte, 8)
+	_, _ = rand.Read(nonce) // crypto/rand.Read never fails
+	return &loop{
+		s:       s,
+		term:    term,
+		termID:  s.cfg.ReplicaID + "/" + hex.EncodeToString(nonce),
+		fence:   store.Fence{LeaderKey: term.LeaderKey, Token: term.Token},
+		log:     s.log.With(zap.Stringer("token", term.Token)),
+		plans:   newPlans(),
+		bo:      retry.NewBackoff(100*time.Millisecond, 5*time.Second),
+		tracker: retry.NewTracker(s.log.With(zap.Stringer("token", term.Token)), "scheduling loop store access"),
+	}
+}
+
+// errTermEnded stops the loop quietly.
+var errTermEnded = errors.New("term ended")
+
+func (l *loop) run() error {
+	l.sub = l.s.cfg.Cache.Subscribe()
+	defer l.sub.Close()
+	if err := l.establish(); err != nil {
+		return nil // the term ended while establishing
+	}
+	l.log.Info("scheduling loop started", zap.Int("jobs", l.plans.len()))
+	defer l.log.Info("scheduling loop stopped")
+
+	var wait time.Duration // backoff after a store fault, before trying again
+	for {
+		l.refresh()
+		now := l.s.clock.Now()
+		if wait == 0 {
+			if p := l.plans.peek(); p != nil && !p.next.After(now) {
+				err := l.fire(p, now)
+				switch {
+				case err == nil:
+					continue
+				case errors.Is(err, fence.ErrFenced):
+					l.log.Warn("fenced: another replica leads now; ending term", zap.Error(err))
+					return err
+				case l.term.Err() != nil:
+					return nil
+				}
+				wait = l.bo.Next()
+			}
+		}
+		if !l.sleep(wait) {
+			return nil
+		}
+		wait = 0
+	}
+}
+
+// sleep waits for the next due slot (or for d after a fault), a job change, or the term's end;
+// it returns false when the term ended.
+func (l *loop) sleep(d time.Duration) bool {
+	var timer <-chan time.Time
+	if d == 0 {
+		if p := l.plans.peek(); p != nil {
+			t := l.s.clock.NewTimer(p.next.Sub(l.s.clock.Now()))
+			defer t.Stop()
+			// The clock may have moved between reading it and arming the timer; a slot that is
+			// due now must not wait for the next tick.
+			if !p.next.After(l.s.clock.Now()) {
+				return true
+			}
+			timer = t.Chan()
+		}
+	} else {
+		t := l.s.clock.NewTimer(d)
+		defer t.Stop()
+		timer = t.Chan()
+	}
+	select {
+	case <-l.term.Done():
+		return false
+	case <-l.sub.C():
+	case <-timer:
+	}
+	return true
+}
+
+// establish waits for the job cache, reads every cursor and plans every job.
+func (l *loop) establish() error {
+	select {
+	case <-l.s.cfg.Cache.Synced():
+	case <-l.term.Done():
+		return errTermEnded
+	}
+	for {
+		ctx, cancel := context.WithTimeout(l.term, l.s.cfg.StoreTimeout)
+		cursors, err := l.s.cfg.Store.Cursors(ctx)
+		cancel()
+		if err == nil {
+			l.tracker.Succeeded()
+			l.bo.Reset()
+			l.cursors = cursors
+			break
+		}
+		if l.term.Err() != nil {
+			return errTermEnded
+		}
+		l.tracker.Failed(err)
+		if l.bo.Wait(l.term, l.s.clock) != nil {
+			return errTermEnded
+		}
+	}
+	l.sub.Take() // everything is planned from the cache as of now
+	for _, j := range l.s.cfg.Cache.List() {
+		l.replan(j)
+	}
+	return nil
+}
+
+// refresh re-plans the jobs that changed since the last look.
+func (l *loop) refresh() {
+	for _, name := range l.sub.Take() {
+		if j, ok := l.s.cfg.Cache.Get(name); ok {
+			l.replan(j)
+		} else {
+			l.plans.remove(name)
+			delete(l.cursors, name)
+		}
+	}
+}
+
+// replan computes a job's next slot from its cursor, or unplans a job that cannot fire.
+func (l *loop) replan(j job.Job) {
+	if j.Invalid != nil || j.Spec.Paused || j.Schedule == nil {
+		l.plans.remove(j.Name)
+		return
+	}
+	next := j.Next(l.cursors[j.Name])
+	if next.IsZero() {
+		l.plans.remove(j.Name)
+		return
+	}
+	l.plans.set(j.Name, next, j.Version)
+}
+
+// fire handles the due slot of p: claims and dispatches it, or records it (and the missed
+// slots after it) as skipped when it is later than the job's misfire grace.
+func (l *loop) fire(p *plan, now time.Time) error {
+	j, ok := l.s.cfg.Cache.Get(p.name)
+	if !ok {
+		l.plans.remove(p.name)
+		return nil
+	}
+	if j.Version != p.version {
+		l.replan(j) // the cache moved on since the plan was made
+		return nil
+	}
+	grace := j.Spec.Misfire.Grace.D()
+	var runs []store.Run
+	for slot := p.next; !slot.IsZero() && !slot.After(now) && len(runs) < store.MaxClaimBatch; slot = j.Schedule.Next(slot) {
+		r := store.Run{
+			ID: store.RunID(j.Name, slot), Job: j.Name, Scheduled: slot, State: store.StateClaimed,
+			Token: l.term.Token, Term: l.termID, Replica: l.s.cfg.ReplicaID, JobVersion: j.Version, Claimed: now,
+		}
+		if now.Sub(slot) <= grace {
+			if len(runs) == 0 {
+				runs = append(runs, r) // dispatch one slot at a time, each its own claim
+			}
+			break
+		}
+		r.State, r.Reason = store.StateSkipped, store.ReasonMissed
+		runs = append(runs, r)
+	}
+	return l.claim(j, runs)
+}
+
+// claim records runs (one to dispatch, or a batch of skipped ones) and acts on the outcome.
+func (l *loop) claim(j job.Job, runs []store.Run) error {
+	ctx, cancel := context.WithTimeout(l.term, l.s.cfg.StoreTimeout)
+	claimed, err := l.s.cfg.Store.Claim(ctx, l.fence, j.Version, runs)
+	cancel()
+	existing, exists := store.IsExists(err)
+	switch {
+	case err == nil:
+		l.s.metrics.claims.WithLabelValues(claimOK).Inc()
+	case errors.Is(err, fence.ErrFenced):
+		l.s.metrics.claims.WithLabelValues(claimFenced).Inc()
+		return err
+	case errors.Is(err, store.ErrJobChanged):
+		l.s.metrics.claims.WithLabelValues(claimJobChanged).Inc()
+		l.plans.remove(j.Name) // the cache will deliver the new version (or the deletion)
+		return nil
+	case exists && len(runs) > 1:
+		// Part of a batch is recorded already: settle the first slot alone, then go on.
+		return l.claim(j, runs[:1])
+	case exists:
+		l.s.metrics.claims.WithLabelValues(claimExists).Inc()
+		if e := existing[0]; e.Term == l.termID && e.State == store.StateClaimed {
+			claimed = existing // our own claim, committed by an attempt that seemed to fail
+		} else {
+			l.log.Info("run already recorded; not dispatching", zap.String("job", e.Job), zap.String("run", e.ID),
+				zap.String("state", string(e.State)), zap.String("claimedBy", e.Term))
+			l.advance(j, e.Scheduled)
+			return nil
+		}
+	default:
+		l.s.metrics.claims.WithLabelValues(claimError).Inc()
+		l.tracker.Failed(err, zap.String("job", j.Name))
+		return err
+	}
+	l.tracker.Succeeded()
+	l.bo.Reset()
+	last := claimed[len(claimed)-1]
+	if last.State == store.StateClaimed {
+		l.s.dispatch(j, last)
+	} else {
+		l.s.metrics.runs.WithLabelValues(j.Name, string(store.StateSkipped)).Add(float64(len(claimed)))
+		l.s.metrics.skipped.WithLabelValues(j.Name, store.ReasonMissed).Add(float64(len(claimed)))
+		l.log.Warn("runs missed their misfire grace; recorded as skipped", zap.String("job", j.Name),
+			zap.Int("count", len(claimed)), zap.Time("first", claimed[0].Scheduled), zap.Time("last", last.Scheduled),
+			zap.Duration("grace", j.Spec.Misfire.Grace.D()))
+	}
+	l.advance(j, last.Scheduled)
+	return nil
+}
+
+// advance moves a job's cursor past slot and plans its next slot.
+func (l *loop) advance(j job.Job, slot time.Time) {
+	if slot.After(l.cursors[j.Name]) {
+		l.cursors[j.Name] = slot
+	}
+	l.replan(j)
+}

@@ -1,0 +1,236 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/schedulerd/schedulerd/pkg/election"
+	"github.com/schedulerd/schedulerd/pkg/fence"
+	"github.com/schedulerd/schedulerd/pkg/job"
+	"github.com/schedulerd/schedulerd/pkg/retry"
+	"github.com/schedulerd/schedulerd/pkg/store"
+)
+
+// Executor performs one attempt of a run against its target.
+type Executor interface {
+	Execute(ctx context.Context, j job.Job, d fence.Dispatch) Result
+}
+
+// Result of one attempt. Err is nil exactly when the attempt succeeded.
+type Result struct {
+	// Status is the target's HTTP status; 0 when no answer arrived.
+	Status int
+	Err    error
+}
+
+// Config of a Scheduler. Store, Cache and ReplicaID are required.
+type Config struct {
+	Store *store.Store
+	Cache *store.Cache
+	// Executor sends runs; default: an HTTP executor.
+	Executor  Executor
+	ReplicaID string
+	// Clock drives the schedule; default: the real clock.
+	Clock clockwork.Clock
+	// DrainTimeout is how long shutdown waits for in-flight runs before cancelling them; default 1s.
+	DrainTimeout time.Duration
+	// StoreTimeout bounds each etcd operation of the loop; default 5s.
+	StoreTimeout time.Duration
+	Logger       *zap.Logger
+	Registerer   prometheus.Registerer
+}
+
+// Scheduler plans and dispatches runs. Run must be running for Lead to be called; Run owns
+// the dispatches that Lead starts and drains them when its context ends.
+type Scheduler struct {
+	cfg     Config
+	clock   clockwork.Clock
+	log     *zap.Logger
+	metrics *metrics
+
+	// dispatchCtx is the parent of every dispatch; cancelled when the drain times out.
+	dispatchCtx    context.Context
+	cancelDispatch context.CancelFunc
+	// finishCtx bounds the result writes of cancelled dispatches at shutdown.
+	finishCtx    context.Context
+	cancelFinish context.CancelFunc
+
+	mu      sync.Mutex
+	closed  bool
+	loops   sync.WaitGroup // leader loops running (at most one at a time in practice)
+	flights sync.WaitGroup // dispatches in flight
+}
+
+// New validates cfg and returns a Scheduler.
+func New(cfg Config) (*Scheduler, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("scheduler: Store is required")
+	case cfg.Cache == nil:
+		return nil, errors.New("scheduler: Cache is required")
+	case cfg.ReplicaID == "":
+		return nil, errors.New("scheduler: ReplicaID is required")
+	case cfg.DrainTimeout < 0 || cfg.StoreTimeout < 0:
+		return nil, errors.New("scheduler: timeouts must not be negative")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clockwork.NewRealClock()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Executor == nil {
+		cfg.Executor = NewHTTPExecutor()
+	}
+	if cfg.DrainTimeout == 0 {
+		cfg.DrainTimeout = time.Second
+	}
+	if cfg.StoreTimeout == 0 {
+		cfg.StoreTimeout = 5 * time.Second
+	}
+	s := &Scheduler{
+		cfg:     cfg,
+		clock:   cfg.Clock,
+		log:     cfg.Logger.Named("scheduler"),
+		metrics: newMetrics(cfg.Registerer),
+	}
+	s.dispatchCtx, s.cancelDispatch = context.WithCancel(context.Background())
+	s.finishCtx, s.cancelFinish = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// errClosed is returned by Lead after Run has begun shutting down.
+var errClosed = errors.New("scheduler: shutting down")
+
+// Run keeps per-job metric series in step with the job cache until ctx ends; then it waits
+// for the leader loop to return, gives in-flight runs DrainTimeout to finish, cancels the rest
+// and waits until their results are recorded (or could not be). It returns nil.
+func (s *Scheduler) Run(ctx context.Context) error {
+	sub := s.cfg.Cache.Subscribe()
+	defer sub.Close()
+	for _, j := range s.cfg.Cache.List() {
+		s.metrics.addJob(j.Name)
+	}
+	for {
+		select {
+		case <-sub.C():
+			for _, name := range sub.Take() {
+				if _, ok := s.cfg.Cache.Get(name); ok {
+					s.metrics.addJob(name)
+				} else {
+					s.metrics.deleteJob(name)
+				}
+			}
+			continue
+		case <-ctx.Done():
+		}
+		break
+	}
+
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.loops.Wait() // no dispatch can start after this
+
+	drained := make(chan struct{})
+	go func() { s.flights.Wait(); close(drained) }()
+	t := s.clock.NewTimer(s.cfg.DrainTimeout)
+	defer t.Stop()
+	select {
+	case <-drained:
+	case <-t.Chan():
+		s.log.Warn("drain timeout: cancelling runs still in flight", zap.Duration("drainTimeout", s.cfg.DrainTimeout))
+		s.cancelDispatch()
+		// Give the cancelled runs a moment to record their result, then stop trying.
+		t2 := s.clock.NewTimer(500 * time.Millisecond)
+		defer t2.Stop()
+		select {
+		case <-drained:
+		case <-t2.Chan():
+			s.cancelFinish()
+			<-drained
+		}
+	}
+	s.cancelDispatch()
+	s.cancelFinish()
+	return nil
+}
+
+// Lead runs the leader loop for one term and returns when the term ends (nil) or when the
+// term is fenced (fence.ErrFenced). Use it as election.Config.Lead.
+func (s *Scheduler) Lead(term election.Term) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errClosed
+	}
+	s.loops.Add(1)
+	s.mu.Unlock()
+	defer s.loops.Done()
+	return newLoop(s, term).run()
+}
+
+// dispatch sends a claimed run and records its result. It is called by the leader loop only,
+// so Run's loops barrier orders every flights.Add before flights.Wait.
+func (s *Scheduler) dispatch(j job.Job, run store.Run) {
+	s.flights.Add(1)
+	s.metrics.inFlight.Inc()
+	go func() {
+		defer s.flights.Done()
+		defer s.metrics.inFlight.Dec()
+		log := s.log.With(zap.String("job", run.Job), zap.String("run", run.ID), zap.Stringer("token", run.Token))
+
+		ctx, cancel := clockwork.WithTimeout(s.dispatchCtx, s.clock, j.Spec.Target.HTTP.Timeout.D())
+		defer cancel()
+		run.Attempts = 1
+		run.Started = s.clock.Now()
+		s.metrics.lateness.Observe(run.Started.Sub(run.Scheduled).Seconds())
+		res := s.cfg.Executor.Execute(ctx, j, fence.Dispatch{
+			Job: run.Job, RunID: run.ID, Scheduled: run.Scheduled, Token: run.Token, Attempt: run.Attempts,
+		})
+		run.Finished = s.clock.Now()
+		run.Duration = job.Duration(run.Finished.Sub(run.Started))
+		run.Status = res.Status
+		s.metrics.duration.Observe(run.Finished.Sub(run.Started).Seconds())
+		if res.Err == nil {
+			run.State = store.StateSucceeded
+			log.Info("run succeeded", zap.Int("status", res.Status), zap.Duration("duration", run.Duration.D()))
+		} else {
+			run.State, run.Error = store.StateFailed, res.Err.Error()
+			log.Warn("run failed", zap.Int("status", res.Status), zap.Duration("duration", run.Duration.D()), zap.Error(res.Err))
+		}
+		s.metrics.runs.WithLabelValues(run.Job, string(run.State)).Inc()
+		s.record(log, run)
+	}()
+}
+
+// record writes a run's result, retrying store faults until it lands, the record turns out to
+// have been changed by someone else, or shutdown gives up on it.
+func (s *Scheduler) record(log *zap.Logger, run store.Run) {
+	bo := retry.NewBackoff(50*time.Millisecond, 2*time.Second)
+	tr := retry.NewTracker(log, "recording run result")
+	for {
+		ctx, cancel := context.WithTimeout(s.finishCtx, s.cfg.StoreTimeout)
+		_, err := s.cfg.Store.FinishRun(ctx, run)
+		cancel()
+		switch {
+		case err == nil:
+			tr.Succeeded()
+			return
+		case errors.Is(err, store.ErrRunChanged):
+			log.Warn("run record changed by someone else; result not recorded", zap.String("state", string(run.State)))
+			return
+		}
+		tr.Failed(err)
+		if bo.Wait(s.finishCtx, s.clock) != nil {
+			log.Error("run result not recorded before shutdown", zap.String("state", string(run.State)), zap.Error(err))
+			return
+		}
+	}
+}

@@ -1,0 +1,124 @@
+package store_test
+
+import (
+	"context"
+	"net/url"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/schedulerd/schedulerd/internal/etcdtest"
+	"github.com/schedulerd/schedulerd/internal/promtest"
+	"github.com/schedulerd/schedulerd/pkg/job"
+	"github.com/schedulerd/schedulerd/pkg/store"
+)
+
+// runCache starts cache.Run and stops it (and waits for it) when the test ends.
+func runCache(t *testing.T, c *store.Cache) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = c.Run(ctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	select {
+	case <-c.Synced():
+	case <-time.After(30 * time.Second):
+		t.Fatal("cache did not sync")
+	}
+}
+
+func versions(jobs []job.Job) map[string]int64 {
+	m := make(map[string]int64, len(jobs))
+	for _, j := range jobs {
+		m[j.Name] = j.Version
+	}
+	return m
+}
+
+func equalMaps(a, b map[string]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestCacheSurvivesCompaction cuts the cache off from etcd, changes jobs and compacts past the
+// cache's revision, then heals: the cache must re-list, end equal to etcd, and report exactly
+// the jobs that changed.
+func TestCacheSurvivesCompaction(t *testing.T) {
+	e := etcdtest.Start(t)
+	direct := e.Client()
+	writer := store.New(direct, "/test/", nil)
+	u, _ := url.Parse(e.URL)
+	proxy := etcdtest.NewProxy(t, u.Host)
+	reg := prometheus.NewRegistry()
+	s := store.New(etcdtest.NewClient(t, proxy.URL()), "/test/", reg)
+	cache := store.NewCache(s, zaptest.NewLogger(t), clockwork.NewRealClock(), reg)
+	ctx := context.Background()
+
+	for _, name := range []string{"keep", "edit", "drop"} {
+		if _, _, err := writer.PutJob(ctx, name, spec("@every 1s"), t0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runCache(t, cache)
+	sub := cache.Subscribe()
+	defer sub.Close()
+	if got := versions(cache.List()); len(got) != 3 {
+		t.Fatalf("initial cache %v", got)
+	}
+
+	proxy.Cut()
+	edited := spec("@every 1s")
+	edited.Description = "edited while the cache was cut off"
+	if _, _, err := writer.PutJob(ctx, "edit", edited, t0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := writer.DeleteJob(ctx, "drop", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := writer.PutJob(ctx, "new", spec("@hourly"), t0, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, rev, err := writer.ListJobs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := direct.Compact(ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Heal()
+
+	etcdtest.WaitFor(t, 30*time.Second, "cache to equal etcd after compaction", func() bool {
+		want, _, err := writer.ListJobs(ctx)
+		return err == nil && equalMaps(versions(cache.List()), versions(want))
+	})
+	if n := promtest.Value(t, reg, "schedulerd_cache_watch_restarts_total", "reason", "compacted"); n < 1 {
+		t.Errorf("expected a compaction restart to be counted, got %v", n)
+	}
+	changed := sub.Take()
+	slices.Sort(changed)
+	if want := []string{"drop", "edit", "new"}; !slices.Equal(changed, want) {
+		t.Errorf("changes reported %v, want exactly %v", changed, want)
+	}
+
+	// The cache keeps following after recovery.
+	if _, _, err := writer.PutJob(ctx, "after", spec("@daily"), t0, 0); err != nil {
+		t.Fatal(err)
+	}
+	etcdtest.WaitFor(t, 30*time.Second, "cache to see a job created after recovery", func() bool {
+		_, ok := cache.Get("after")
+		return ok
+	})
+}

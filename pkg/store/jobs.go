@@ -1,0 +1,148 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/schedulerd/schedulerd/pkg/job"
+)
+
+// storedJob is the value of jobs/<name>.
+type storedJob struct {
+	Spec          job.Spec  `json:"spec"`
+	Created       time.Time `json:"created"`
+	Updated       time.Time `json:"updated"`
+	ScheduledFrom time.Time `json:"scheduledFrom"`
+}
+
+// decodeJob turns a jobs/<name> key-value into a compiled job. A value that does not decode is
+// returned as a job with Invalid set, never as an error: one bad key must not stop the cache.
+func (s *Store) decodeJob(kv *mvccpb.KeyValue) job.Job {
+	j := job.Job{Name: s.keys.jobName(string(kv.Key)), Version: kv.ModRevision}
+	var sj storedJob
+	if err := json.Unmarshal(kv.Value, &sj); err != nil {
+		j.Invalid = fmt.Errorf("job %q: stored value does not decode: %w", j.Name, err)
+		return j
+	}
+	j.Spec, j.Created, j.Updated, j.ScheduledFrom = sj.Spec, sj.Created, sj.Updated, sj.ScheduledFrom
+	if err := job.ValidateName(j.Name); err != nil {
+		j.Invalid = err
+		return j
+	}
+	j.Compile()
+	return j
+}
+
+// PutJob creates or replaces a job. spec must be valid (job.Spec.Validate); it is stored with
+// defaults applied. ifVersion > 0 makes the write conditional on the job's current version
+// (ErrVersionMismatch otherwise, also when the job does not exist). now stamps created/updated
+// and, when the schedule changes, the schedule's anchor. A spec equal to the stored one writes
+// nothing. It reports whether the job was created.
+func (s *Store) PutJob(ctx context.Context, name string, spec job.Spec, now time.Time, ifVersion int64) (job.Job, bool, error) {
+	spec = spec.Normalize().WithDefaults()
+	key := s.keys.Job(name)
+	for {
+		resp, err := s.client.Get(ctx, key)
+		if err != nil {
+			return job.Job{}, false, s.fail(opPutJob, err)
+		}
+		sj := storedJob{Spec: spec, Created: now, Updated: now, ScheduledFrom: now}
+		cmp := clientv3.Compare(clientv3.CreateRevision(key), "=", 0)
+		exists := len(resp.Kvs) == 1
+		if ifVersion > 0 && (!exists || resp.Kvs[0].ModRevision != ifVersion) {
+			return job.Job{}, false, fmt.Errorf("%w: job %q", ErrVersionMismatch, name)
+		}
+		if exists {
+			kv := resp.Kvs[0]
+			old := s.decodeJob(kv)
+			if old.Invalid == nil && reflect.DeepEqual(old.Spec, spec) {
+				return old, false, nil
+			}
+			if old.Invalid == nil {
+				sj.Created = old.Created
+				if !spec.Reanchors(old.Spec) {
+					sj.ScheduledFrom = old.ScheduledFrom
+				}
+			}
+			cmp = clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)
+		}
+		val, err := json.Marshal(sj)
+		if err != nil {
+			return job.Job{}, false, fmt.Errorf("store: encode job %q: %w", name, err)
+		}
+		tresp, err := s.client.Txn(ctx).If(cmp).Then(clientv3.OpPut(key, string(val))).Commit()
+		if err != nil {
+			return job.Job{}, false, s.fail(opPutJob, err)
+		}
+		if !tresp.Succeeded {
+			if ifVersion > 0 {
+				return job.Job{}, false, fmt.Errorf("%w: job %q", ErrVersionMismatch, name)
+			}
+			continue // a concurrent writer won; read again and apply ours on top
+		}
+		j := s.decodeJob(&mvccpb.KeyValue{Key: []byte(key), Value: val, ModRevision: tresp.Header.Revision})
+		return j, !exists, nil
+	}
+}
+
+// GetJob reads a job and its cursor (zero when nothing was claimed yet) in one round trip.
+func (s *Store) GetJob(ctx context.Context, name string) (job.Job, time.Time, error) {
+	resp, err := s.client.Txn(ctx).Then(clientv3.OpGet(s.keys.Job(name)), clientv3.OpGet(s.keys.Cursor(name))).Commit()
+	if err != nil {
+		return job.Job{}, time.Time{}, s.fail(opGetJob, err)
+	}
+	jobs := resp.Responses[0].GetResponseRange().Kvs
+	if len(jobs) == 0 {
+		return job.Job{}, time.Time{}, fmt.Errorf("%w: job %q", ErrNotFound, name)
+	}
+	var cursor time.Time
+	if kvs := resp.Responses[1].GetResponseRange().Kvs; len(kvs) == 1 {
+		cursor, _ = decodeCursor(kvs[0].Value)
+	}
+	return s.decodeJob(jobs[0]), cursor, nil
+}
+
+// ListJobs reads every job at one revision, sorted by name, and returns that revision.
+func (s *Store) ListJobs(ctx context.Context) ([]job.Job, int64, error) {
+	var jobs []job.Job
+	rev, err := s.rangeAll(ctx, s.keys.Jobs(), 0, func(resp *clientv3.GetResponse) error {
+		for _, kv := range resp.Kvs {
+			jobs = append(jobs, s.decodeJob(kv))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, s.fail(opListJobs, err)
+	}
+	return jobs, rev, nil
+}
+
+// DeleteJob deletes a job with its cursor and run history, in one transaction. ifVersion > 0
+// makes it conditional on the job's version.
+func (s *Store) DeleteJob(ctx context.Context, name string, ifVersion int64) error {
+	key := s.keys.Job(name)
+	cmp := clientv3.Compare(clientv3.CreateRevision(key), ">", 0)
+	if ifVersion > 0 {
+		cmp = clientv3.Compare(clientv3.ModRevision(key), "=", ifVersion)
+	}
+	resp, err := s.client.Txn(ctx).If(cmp).
+		Then(clientv3.OpDelete(key), clientv3.OpDelete(s.keys.Cursor(name)), clientv3.OpDelete(s.keys.Runs(name), clientv3.WithPrefix())).
+		Else(clientv3.OpGet(key, clientv3.WithCountOnly())).
+		Commit()
+	if err != nil {
+		return s.fail(opDeleteJob, err)
+	}
+	if !resp.Succeeded {
+		if resp.Responses[0].GetResponseRange().Count == 0 {
+			return fmt.Errorf("%w: job %q", ErrNotFound, name)
+		}
+		return fmt.Errorf("%w: job %q", ErrVersionMismatch, name)
+	}
+	return nil
+}

@@ -1,0 +1,103 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Errors callers branch on.
+var (
+	ErrNotFound = errors.New("store: not found")
+	// ErrVersionMismatch: a conditional write named a version the object no longer has.
+	ErrVersionMismatch = errors.New("store: version mismatch")
+	// ErrJobChanged: a claim was planned against a job version that is no longer current
+	// (edited, paused or deleted since); re-plan from the cache.
+	ErrJobChanged = errors.New("store: job changed since the run was planned")
+	// ErrRunChanged: a run record was modified by someone else since it was read.
+	ErrRunChanged = errors.New("store: run record changed")
+)
+
+// pageSize bounds one range read, so listing 100k jobs never builds one huge response.
+const pageSize = 1000
+
+// Store reads and writes schedulerd's data in etcd. It is safe for concurrent use.
+type Store struct {
+	client *clientv3.Client
+	keys   Keys
+	errors *prometheus.CounterVec
+}
+
+// New returns a store for the keys under prefix. Its metrics are registered with reg (nil: not
+// registered, for tests).
+func New(client *clientv3.Client, prefix string, reg prometheus.Registerer) *Store {
+	s := &Store{
+		client: client,
+		keys:   NewKeys(prefix),
+		errors: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
+			Name: "schedulerd_store_errors_total",
+			Help: "etcd operations of the store that failed, by operation.",
+		}, []string{"op"}),
+	}
+	for _, op := range []string{opPutJob, opGetJob, opListJobs, opDeleteJob, opClaim, opFinishRun, opListRuns, opCursors, opWatch, opMembers} {
+		s.errors.WithLabelValues(op)
+	}
+	return s
+}
+
+// Operation names, the op label of schedulerd_store_errors_total.
+const (
+	opPutJob    = "put_job"
+	opGetJob    = "get_job"
+	opListJobs  = "list_jobs"
+	opDeleteJob = "delete_job"
+	opClaim     = "claim"
+	opFinishRun = "finish_run"
+	opListRuns  = "list_runs"
+	opCursors   = "cursors"
+	opWatch     = "watch"
+	opMembers   = "members"
+)
+
+// Keys is the store's key layout.
+func (s *Store) Keys() Keys { return s.keys }
+
+// Client is the etcd client the store uses.
+func (s *Store) Client() *clientv3.Client { return s.client }
+
+// fail counts an etcd error of op and wraps it.
+func (s *Store) fail(op string, err error) error {
+	s.errors.WithLabelValues(op).Inc()
+	return fmt.Errorf("store: %s: %w", op, err)
+}
+
+// rangeAll reads every key under prefix at one revision, page by page, calling fn for each
+// page. It returns the revision read (the current one when rev is 0).
+func (s *Store) rangeAll(ctx context.Context, prefix string, rev int64, fn func(*clientv3.GetResponse) error) (int64, error) {
+	end := clientv3.GetPrefixRangeEnd(prefix)
+	key := prefix
+	for {
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(pageSize), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend)}
+		if rev > 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		resp, err := s.client.Get(ctx, key, opts...)
+		if err != nil {
+			return 0, err
+		}
+		if rev == 0 {
+			rev = resp.Header.Revision
+		}
+		if err := fn(resp); err != nil {
+			return 0, err
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return rev, nil
+		}
+		key = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}

@@ -1,0 +1,220 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/goleak"
+
+	"github.com/schedulerd/schedulerd/internal/etcdtest"
+	"github.com/schedulerd/schedulerd/pkg/fence"
+	"github.com/schedulerd/schedulerd/pkg/job"
+	"github.com/schedulerd/schedulerd/pkg/store"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+
+func spec(schedule string) job.Spec {
+	return job.Spec{Schedule: schedule, Target: job.Target{HTTP: &job.HTTPTarget{URL: "http://127.0.0.1:9/hook"}}}
+}
+
+func newStore(t *testing.T) (*store.Store, *clientv3.Client) {
+	t.Helper()
+	c := etcdtest.Start(t).Client()
+	return store.New(c, "/test/", nil), c
+}
+
+// leader creates a stand-in leader key and returns the fence it grants. Fencing only looks at
+// the key's create revision, so a plain key is enough here; package election makes real ones.
+func leader(t *testing.T, c *clientv3.Client, key string) store.Fence {
+	t.Helper()
+	resp, err := c.Put(context.Background(), key, "leader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store.Fence{LeaderKey: key, Token: fence.Token(resp.Header.Revision)}
+}
+
+func TestPutJobVersionsAndAnchors(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+
+	j1, created, err := s.PutJob(ctx, "tick", spec("@every 2s"), t0, 0)
+	if err != nil || !created {
+		t.Fatalf("create: created=%v err=%v", created, err)
+	}
+	if j1.Spec.Target.HTTP.Method != "POST" || j1.Spec.Misfire.Grace.D() != time.Minute || j1.Spec.Timezone != "UTC" {
+		t.Errorf("defaults not stored: %+v", j1.Spec)
+	}
+	if !j1.ScheduledFrom.Equal(t0) || j1.Schedule == nil {
+		t.Errorf("anchor %v schedule %v", j1.ScheduledFrom, j1.Schedule)
+	}
+
+	same, created, err := s.PutJob(ctx, "tick", spec("@every 2s"), t0.Add(time.Hour), 0)
+	if err != nil || created || same.Version != j1.Version {
+		t.Fatalf("identical put must write nothing: version %d→%d created=%v err=%v", j1.Version, same.Version, created, err)
+	}
+
+	edited := spec("@every 2s")
+	edited.Description = "only the description changes"
+	j2, _, err := s.PutJob(ctx, "tick", edited, t0.Add(time.Minute), j1.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j2.Version <= j1.Version || !j2.Created.Equal(t0) || !j2.ScheduledFrom.Equal(t0) || !j2.Updated.Equal(t0.Add(time.Minute)) {
+		t.Errorf("edit without schedule change: %+v", j2)
+	}
+
+	j3, _, err := s.PutJob(ctx, "tick", spec("*/5 * * * * *"), t0.Add(2*time.Minute), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !j3.ScheduledFrom.Equal(t0.Add(2 * time.Minute)) {
+		t.Errorf("a new schedule must re-anchor: %v", j3.ScheduledFrom)
+	}
+
+	if _, _, err := s.PutJob(ctx, "tick", spec("@hourly"), t0, j1.Version); !errors.Is(err, store.ErrVersionMismatch) {
+		t.Errorf("stale If-Match: got %v", err)
+	}
+	if _, _, err := s.PutJob(ctx, "nope", spec("@hourly"), t0, 7); !errors.Is(err, store.ErrVersionMismatch) {
+		t.Errorf("If-Match on a missing job: got %v", err)
+	}
+
+	got, cursor, err := s.GetJob(ctx, "tick")
+	if err != nil || got.Version != j3.Version || !cursor.IsZero() {
+		t.Fatalf("get: %+v cursor=%v err=%v", got, cursor, err)
+	}
+	if err := s.DeleteJob(ctx, "tick", j1.Version); !errors.Is(err, store.ErrVersionMismatch) {
+		t.Errorf("conditional delete with stale version: %v", err)
+	}
+	if err := s.DeleteJob(ctx, "tick", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.GetJob(ctx, "tick"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("deleted job: %v", err)
+	}
+	if err := s.DeleteJob(ctx, "tick", 0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("delete missing: %v", err)
+	}
+}
+
+func runAt(jobName string, at time.Time, st store.State, term string) store.Run {
+	return store.Run{ID: store.RunID(jobName, at), Job: jobName, Scheduled: at, State: st, Term: term, Claimed: at}
+}
+
+func TestClaim(t *testing.T) {
+	s, c := newStore(t)
+	ctx := context.Background()
+	j, _, err := s.PutJob(ctx, "tick", spec("@every 1s"), t0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := leader(t, c, "/test/election/a")
+	slot := t0.Add(time.Second)
+
+	runs, err := s.Claim(ctx, f, j.Version, []store.Run{runAt("tick", slot, store.StateClaimed, "term-1")})
+	if err != nil {
+		t.Fatalf("claim: %v", err)
+	}
+	if runs[0].ID != "tick@2026-03-01T10:00:01Z" || runs[0].Revision == 0 {
+		t.Errorf("claimed run %+v", runs[0])
+	}
+	if _, cursor, _ := s.GetJob(ctx, "tick"); !cursor.Equal(slot) {
+		t.Errorf("cursor %v, want %v", cursor, slot)
+	}
+
+	t.Run("twice is refused and names the first claimer", func(t *testing.T) {
+		_, err := s.Claim(ctx, f, j.Version, []store.Run{runAt("tick", slot, store.StateClaimed, "term-2")})
+		existing, ok := store.IsExists(err)
+		if !ok || len(existing) != 1 || existing[0].Term != "term-1" {
+			t.Fatalf("got %v", err)
+		}
+	})
+
+	t.Run("stale token is fenced and writes nothing", func(t *testing.T) {
+		stale := f
+		stale.Token-- // a term that is not the key's
+		before := revision(t, c)
+		_, err := s.Claim(ctx, stale, j.Version, []store.Run{runAt("tick", slot.Add(time.Second), store.StateClaimed, "zombie")})
+		if !errors.Is(err, fence.ErrFenced) {
+			t.Fatalf("got %v, want ErrFenced", err)
+		}
+		if after := revision(t, c); after != before {
+			t.Errorf("a fenced claim changed etcd: revision %d → %d", before, after)
+		}
+	})
+
+	t.Run("deleted leader key is fenced", func(t *testing.T) {
+		g := leader(t, c, "/test/election/b")
+		if _, err := c.Delete(ctx, g.LeaderKey); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.Claim(ctx, g, j.Version, []store.Run{runAt("tick", slot.Add(time.Second), store.StateClaimed, "x")})
+		if !errors.Is(err, fence.ErrFenced) {
+			t.Fatalf("got %v, want ErrFenced", err)
+		}
+	})
+
+	t.Run("edited job is not claimed at the old version", func(t *testing.T) {
+		edited := spec("@every 1s")
+		edited.Description = "edited"
+		if _, _, err := s.PutJob(ctx, "tick", edited, t0, 0); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.Claim(ctx, f, j.Version, []store.Run{runAt("tick", slot.Add(time.Second), store.StateClaimed, "term-1")})
+		if !errors.Is(err, store.ErrJobChanged) {
+			t.Fatalf("got %v, want ErrJobChanged", err)
+		}
+	})
+
+	t.Run("a batch of skipped runs moves the cursor to the last", func(t *testing.T) {
+		cur, _, _ := s.GetJob(ctx, "tick")
+		var batch []store.Run
+		for i := 2; i <= 6; i++ {
+			r := runAt("tick", slot.Add(time.Duration(i)*time.Second), store.StateSkipped, "term-1")
+			r.Reason = store.ReasonMissed
+			batch = append(batch, r)
+		}
+		if _, err := s.Claim(ctx, f, cur.Version, batch); err != nil {
+			t.Fatal(err)
+		}
+		runs, err := s.ListRuns(ctx, "tick", 100)
+		if err != nil || len(runs) != 6 || runs[0].ID != "tick@2026-03-01T10:00:07Z" || runs[0].Reason != store.ReasonMissed {
+			t.Fatalf("history newest first: %v %+v", err, runs)
+		}
+		if _, cursor, _ := s.GetJob(ctx, "tick"); !cursor.Equal(slot.Add(6 * time.Second)) {
+			t.Errorf("cursor %v", cursor)
+		}
+	})
+
+	t.Run("result is written only by the record's owner", func(t *testing.T) {
+		r := runs[0]
+		r.State, r.Status = store.StateSucceeded, 204
+		done, err := s.FinishRun(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.State = store.StateFailed // written from the claim's revision, not the latest
+		if _, err := s.FinishRun(ctx, r); !errors.Is(err, store.ErrRunChanged) {
+			t.Fatalf("got %v, want ErrRunChanged", err)
+		}
+		got, err := s.GetRun(ctx, "tick", r.ID)
+		if err != nil || got.State != store.StateSucceeded || got.Revision != done.Revision {
+			t.Errorf("stored %+v err=%v", got, err)
+		}
+	})
+}
+
+func revision(t *testing.T, c *clientv3.Client) int64 {
+	t.Helper()
+	resp, err := c.Get(context.Background(), "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Header.Revision
+}
