@@ -123,8 +123,13 @@ func (o *serveOptions) validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	for _, e := range o.etcdEndpoints {
-		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		u, err := url.Parse(e)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 			bad("--etcd-endpoints: %q is not an http(s) URL such as http://127.0.0.1:2379", e)
+		case u.User != nil:
+			// Said without echoing the endpoint: it holds a password.
+			bad("--etcd-endpoints: credentials do not go in the URL; set %s and %s", envEtcdUsername, envEtcdPassword)
 		}
 	}
 	if (o.etcdCert == "") != (o.etcdKey == "") {

@@ -350,6 +350,7 @@ func TestServeFlags(t *testing.T) {
 	}{
 		{"fractional TTL", []string{"serve", "--session-ttl", "1500ms"}, nil, "--session-ttl"},
 		{"bad endpoint", []string{"serve", "--etcd-endpoints", "127.0.0.1:2379"}, nil, "--etcd-endpoints"},
+		{"password in endpoint", []string{"serve", "--etcd-endpoints", "http://root:hunter2@127.0.0.1:2379"}, nil, "SCHEDULERD_ETCD_PASSWORD"},
 		{"bad listen", []string{"serve", "--listen", "8080"}, nil, "--listen"},
 		{"bad prefix", []string{"serve", "--prefix", "schedulerd"}, nil, "--prefix"},
 		{"bad log format", []string{"serve", "--log-format", "xml"}, nil, "--log-format"},
@@ -370,6 +371,9 @@ func TestServeFlags(t *testing.T) {
 			err := root.ExecuteContext(context.Background())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one mentioning %s", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error repeats the password: %v", err)
 			}
 			if code := exitCode(err); code != 2 {
 				t.Errorf("exit code %d, want 2 for a usage error", code)

@@ -103,7 +103,10 @@ func (o *Observer) refresh(ctx context.Context) (int64, error) {
 	changed := !o.known || l != o.leader
 	o.leader, o.known = l, true
 	o.mu.Unlock()
-	if changed {
+	switch {
+	case changed && l.Token == 0:
+		o.log.Info("no leader now")
+	case changed:
 		o.log.Info("leader observed", zap.String("leader", l.ID), zap.Stringer("token", l.Token))
 	}
 	return resp.Header.Revision, nil

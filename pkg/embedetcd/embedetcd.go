@@ -35,7 +35,8 @@ type Config struct {
 
 // Server is a running embedded etcd.
 type Server struct {
-	etcd *embed.Etcd
+	etcd  *embed.Etcd
+	level zap.AtomicLevel // of etcd's own log
 }
 
 // Start starts etcd and waits until it serves clients or ctx ends.
@@ -67,7 +68,8 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 	if lg == nil {
 		lg = zap.NewNop()
 	}
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg.Named("etcd").WithOptions(zap.IncreaseLevel(zap.WarnLevel)))
+	level := zap.NewAtomicLevelAt(zap.WarnLevel)
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg.Named("etcd").WithOptions(zap.IncreaseLevel(level)))
 
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
@@ -75,7 +77,7 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 	}
 	select {
 	case <-e.Server.ReadyNotify():
-		return &Server{etcd: e}, nil
+		return &Server{etcd: e, level: level}, nil
 	case err := <-e.Err():
 		e.Close()
 		return nil, fmt.Errorf("embedded etcd: %w", err)
@@ -102,6 +104,9 @@ func (s *Server) Err() <-chan error { return s.etcd.Err() }
 // stopping the process before Close returns is as safe as a crash. It reports whether etcd
 // stopped in time.
 func (s *Server) Close(timeout time.Duration) bool {
+	// etcd logs every listener it closes as an error with a stack trace; on a requested stop
+	// that is noise, so its log goes quiet first.
+	s.level.SetLevel(zap.FatalLevel)
 	done := make(chan struct{})
 	go func() { defer close(done); s.etcd.Close() }()
 	select {

@@ -54,6 +54,10 @@ func TestValidate(t *testing.T) {
 		{"negative timeout", func(s *job.Spec) { s.Target.HTTP.Timeout = job.Duration(-time.Second) }, []string{"#/target/http/timeout"}},
 		{"huge timeout", func(s *job.Spec) { s.Target.HTTP.Timeout = job.Duration(48 * time.Hour) }, []string{"#/target/http/timeout"}},
 		{"negative grace", func(s *job.Spec) { s.Misfire.Grace = job.Duration(-time.Minute) }, []string{"#/misfire/grace"}},
+		{"tiny grace", func(s *job.Spec) { s.Misfire.Grace = job.Duration(time.Nanosecond) }, []string{"#/misfire/grace"}},
+		{"tiny timeout", func(s *job.Spec) { s.Target.HTTP.Timeout = job.Duration(time.Millisecond) }, []string{"#/target/http/timeout"}},
+		{"headers differing in case", func(s *job.Spec) { s.Target.HTTP.Headers = map[string]string{"X-A": "1", "x-a": "2"} },
+			[]string{"#/target/http/headers/x-a"}},
 		{"long description", func(s *job.Spec) { s.Description = strings.Repeat("x", job.MaxDescriptionLength+1) }, []string{"#/description"}},
 		{"every problem is reported", func(s *job.Spec) {
 			s.Schedule, s.Timezone, s.Target.HTTP.URL = "nope", "Nowhere/Town", "file:///etc/passwd"

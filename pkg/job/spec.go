@@ -88,6 +88,7 @@ type Job struct {
 	Schedule schedule.Schedule
 	// Invalid is why a stored spec cannot be scheduled (written around the API, or a time
 	// zone this binary does not know). Such a job is kept, reported, and never dispatched.
+	// When Invalid is nil, Spec is valid and has its defaults applied.
 	Invalid error
 }
 

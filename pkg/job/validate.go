@@ -25,6 +25,9 @@ const (
 	MaxHeaders           = 50
 	MaxBodyBytes         = 256 << 10
 	MaxTimeout           = 24 * time.Hour
+	// MinTimeout and MinMisfireGrace keep a typo ("1ns") from making every run fail or skip.
+	MinTimeout      = 100 * time.Millisecond
+	MinMisfireGrace = time.Second
 )
 
 // FieldError names one invalid field by JSON Pointer ("#/target/http/url").
@@ -94,6 +97,8 @@ func (s Spec) Validate() error {
 	}
 	if s.Misfire.Grace < 0 {
 		v.add("#/misfire/grace", "must not be negative")
+	} else if s.Misfire.Grace != 0 && s.Misfire.Grace.D() < MinMisfireGrace {
+		v.add("#/misfire/grace", "must be at least %s (0 or absent means the default, %s)", MinMisfireGrace, DefaultMisfireGrace)
 	}
 	s.Target.validate(&v)
 	if len(v.Errors) > 0 {
@@ -132,9 +137,15 @@ func (t Target) validate(v *ValidationError) {
 		names = append(names, name)
 	}
 	slices.Sort(names) // report in a stable order
+	canonical := make(map[string]string, len(names))
 	for _, name := range names {
 		p := "#/target/http/headers/" + problem.EscapeToken(name)
+		c := http.CanonicalHeaderKey(name)
+		other, dup := canonical[c]
+		canonical[c] = name
 		switch {
+		case dup:
+			v.add(p, "same header as %q (header names are case-insensitive)", other)
 		case !httpguts.ValidHeaderFieldName(name):
 			v.add(p, "not a valid header name")
 		case fence.Reserved(name):
@@ -150,6 +161,8 @@ func (t Target) validate(v *ValidationError) {
 	}
 	if h.Timeout < 0 {
 		v.add("#/target/http/timeout", "must not be negative")
+	} else if h.Timeout != 0 && h.Timeout.D() < MinTimeout {
+		v.add("#/target/http/timeout", "must be at least %s (0 or absent means the default, %s)", MinTimeout, DefaultTimeout)
 	} else if h.Timeout.D() > MaxTimeout {
 		v.add("#/target/http/timeout", "must be at most %s", MaxTimeout)
 	}

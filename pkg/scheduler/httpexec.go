@@ -45,7 +45,7 @@ func (e *HTTPExecutor) Execute(ctx context.Context, j job.Job, d fence.Dispatch)
 	}
 	req, err := http.NewRequestWithContext(ctx, h.Method, h.URL, body)
 	if err != nil {
-		return Result{Err: fmt.Errorf("build request: %w", err)}
+		return Result{Err: fmt.Errorf("build request: %w", describe(ctx, err))}
 	}
 	for k, v := range h.Headers {
 		req.Header.Set(k, v)

@@ -251,12 +251,13 @@ func TestFailover(t *testing.T) {
 }
 
 // Test 5: etcd stops while a run is due and starts again: the loop resumes by itself and
-// dispatches the next due run; no component exits.
+// dispatches the due run; no component exits. The session TTL outlasts the outage, so the
+// same term goes on: it is the loop's own retry that resumes, not a new term.
 func TestStoreOutageResumes(t *testing.T) {
 	e := etcdtest.Start(t)
 	clock := clockwork.NewFakeClockAt(t0)
 	tg := newTarget(t, 204)
-	a := startReplica(t, e, "a", clock, replicaOpts{})
+	a := startReplica(t, e, "a", clock, replicaOpts{ttl: time.Hour})
 	putJob(t, a.store, "tick", httpSpec(tg.srv.URL, "@every 1s"), t0)
 	leaderOf(t, a)
 	drive(t, clock, tg, "tick", 1, 3)
@@ -264,18 +265,27 @@ func TestStoreOutageResumes(t *testing.T) {
 	e.Stop()
 	clock.Advance(time.Second) // slot 4 is due while etcd is down
 	etcdtest.WaitFor(t, 30*time.Second, "a failed claim", func() bool {
-		return promtest.Value(t, a.reg, "schedulerd_claims_total", "result", "error") > 0 || !a.elect.IsLeader()
+		return promtest.Value(t, a.reg, "schedulerd_claims_total", "result", "error") > 0
 	})
 	e.Restart()
-	dispatchedBefore := len(tg.received())
-	etcdtest.WaitFor(t, 60*time.Second, "a dispatch after etcd came back", func() bool {
+	slot4 := store.RunID("tick", t0.Add(4*time.Second))
+	etcdtest.WaitFor(t, 60*time.Second, "slot 4 dispatched after etcd came back", func() bool {
 		clock.Advance(100 * time.Millisecond) // time goes on; backoff timers run on this clock
-		return len(tg.received()) > dispatchedBefore
+		return tg.has(slot4)
 	})
 	if !a.alive() {
 		t.Fatal("a component of the replica exited during the outage")
 	}
-	// Every slot is accounted for exactly once: dispatched once or recorded as skipped.
+	a.mu.Lock()
+	terms := len(a.terms)
+	a.mu.Unlock()
+	if terms != 1 || !a.elect.IsLeader() {
+		t.Errorf("the loop did not resume in its term: %d terms, leader %v", terms, a.elect.IsLeader())
+	}
+	etcdtest.WaitFor(t, 30*time.Second, "slot 4 recorded", func() bool {
+		r, err := a.store.GetRun(context.Background(), "tick", slot4)
+		return err == nil && r.State == store.StateSucceeded
+	})
 	got := map[string]int{}
 	for _, d := range tg.received() {
 		got[d.RunID]++

@@ -38,7 +38,11 @@ type Cache struct {
 }
 
 // NewCache returns an empty cache; Run fills it. Metrics go to reg (nil: not registered).
+// A nil clock is the real clock; it times the retries after watch errors.
 func NewCache(s *Store, log *zap.Logger, clock clockwork.Clock, reg prometheus.Registerer) *Cache {
+	if clock == nil {
+		clock = clockwork.NewRealClock()
+	}
 	c := &Cache{
 		store:  s,
 		log:    log.Named("cache"),

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
 
@@ -64,7 +63,7 @@ func TestCacheSurvivesCompaction(t *testing.T) {
 	proxy := etcdtest.NewProxy(t, u.Host)
 	reg := prometheus.NewRegistry()
 	s := store.New(etcdtest.NewClient(t, proxy.URL()), "/test/", reg)
-	cache := store.NewCache(s, zaptest.NewLogger(t), clockwork.NewRealClock(), reg)
+	cache := store.NewCache(s, zaptest.NewLogger(t), nil, reg)
 	ctx := context.Background()
 
 	for _, name := range []string{"keep", "edit", "drop"} {
@@ -120,5 +119,20 @@ func TestCacheSurvivesCompaction(t *testing.T) {
 	etcdtest.WaitFor(t, 30*time.Second, "cache to see a job created after recovery", func() bool {
 		_, ok := cache.Get("after")
 		return ok
+	})
+}
+
+// A cache whose store fails keeps retrying (with the default clock) until it is stopped.
+func TestCacheRetriesStoreErrors(t *testing.T) {
+	e := etcdtest.Start(t)
+	client := etcdtest.NewClient(t, e.URL)
+	reg := prometheus.NewRegistry()
+	cache := store.NewCache(store.New(client, "/test/", reg), zaptest.NewLogger(t), nil, reg)
+	runCache(t, cache)
+	if err := client.Close(); err != nil { // every list and watch now fails at once
+		t.Fatal(err)
+	}
+	etcdtest.WaitFor(t, 30*time.Second, "three retries", func() bool {
+		return promtest.Value(t, reg, "schedulerd_cache_watch_restarts_total", "reason", "error") >= 3
 	})
 }

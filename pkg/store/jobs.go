@@ -30,9 +30,19 @@ func (s *Store) decodeJob(kv *mvccpb.KeyValue) job.Job {
 		j.Invalid = fmt.Errorf("job %q: stored value does not decode: %w", j.Name, err)
 		return j
 	}
-	j.Spec, j.Created, j.Updated, j.ScheduledFrom = sj.Spec, sj.Created, sj.Updated, sj.ScheduledFrom
+	j.Spec, j.Created, j.Updated, j.ScheduledFrom = sj.Spec.WithDefaults(), sj.Created, sj.Updated, sj.ScheduledFrom
+	// PutJob only stores valid specs, but a key written around the API (etcdctl, a restore, an
+	// older or newer schedulerd) must never reach the scheduler unchecked.
 	if err := job.ValidateName(j.Name); err != nil {
 		j.Invalid = err
+		return j
+	}
+	if err := sj.Spec.Validate(); err != nil {
+		j.Invalid = fmt.Errorf("job %q: stored spec is invalid (written around the API?): %w", j.Name, err)
+		return j
+	}
+	if j.ScheduledFrom.IsZero() {
+		j.Invalid = fmt.Errorf("job %q: stored without scheduledFrom (written around the API?); PUT it through the API", j.Name)
 		return j
 	}
 	j.Compile()

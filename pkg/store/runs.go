@@ -121,7 +121,6 @@ func (s *Store) Claim(ctx context.Context, f Fence, jobVersion int64, runs []Run
 	jobKey := s.keys.Job(name)
 	cmps := []clientv3.Cmp{fence.Guard(f.LeaderKey, f.Token), clientv3.Compare(clientv3.ModRevision(jobKey), "=", jobVersion)}
 	puts := make([]clientv3.Op, 0, len(runs)+1)
-	gets := []clientv3.Op{clientv3.OpGet(f.LeaderKey), clientv3.OpGet(jobKey, clientv3.WithKeysOnly())}
 	for _, r := range runs {
 		if r.Job != name {
 			return nil, fmt.Errorf("store: claim mixes jobs %q and %q", name, r.Job)
@@ -133,7 +132,6 @@ func (s *Store) Claim(ctx context.Context, f Fence, jobVersion int64, runs []Run
 		}
 		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(key), "=", 0))
 		puts = append(puts, clientv3.OpPut(key, string(val)))
-		gets = append(gets, clientv3.OpGet(key))
 	}
 	last := runs[len(runs)-1]
 	cur, _ := json.Marshal(cursor{Scheduled: last.Scheduled.UTC(), Run: last.ID})
@@ -156,6 +154,10 @@ func (s *Store) Claim(ctx context.Context, f Fence, jobVersion int64, runs []Run
 	// Reading later gives the same answer: each compare can only go from true to false — a
 	// leader key's create revision never comes back, a job's version never goes back, a
 	// recorded run stays recorded until its job is deleted (which changes the version).
+	gets := []clientv3.Op{clientv3.OpGet(f.LeaderKey), clientv3.OpGet(jobKey, clientv3.WithKeysOnly())}
+	for _, r := range runs {
+		gets = append(gets, clientv3.OpGet(s.keys.Run(name, r.ID)))
+	}
 	resp, err = s.client.Txn(ctx).Then(gets...).Commit()
 	if err != nil {
 		return nil, s.fail(opClaim, fmt.Errorf("claim refused; reading why: %w", err))

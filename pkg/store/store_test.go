@@ -218,3 +218,37 @@ func revision(t *testing.T, c *clientv3.Client) int64 {
 	}
 	return resp.Header.Revision
 }
+
+// Keys written around the API are checked like API input: anything the scheduler could trip
+// over comes back as a job with Invalid set, never as a runnable job.
+func TestJobsWrittenAroundTheAPIAreInvalid(t *testing.T) {
+	s, c := newStore(t)
+	ctx := context.Background()
+	const anchored = `"created":"2026-03-01T10:00:00Z","updated":"2026-03-01T10:00:00Z","scheduledFrom":"2026-03-01T10:00:00Z"`
+	for _, tc := range []struct {
+		name, value string
+		invalid     bool
+	}{
+		{"ok", `{"spec":{"schedule":"@every 1s","target":{"http":{"url":"http://127.0.0.1:9/"}}},` + anchored + `}`, false},
+		{"not-json", `{"spec":`, true},
+		{"no-target", `{"spec":{"schedule":"@every 1s"},` + anchored + `}`, true},
+		{"bad-schedule", `{"spec":{"schedule":"every second","target":{"http":{"url":"http://127.0.0.1:9/"}}},` + anchored + `}`, true},
+		{"bad-url", `{"spec":{"schedule":"@every 1s","target":{"http":{"url":"file:///etc/passwd"}}},` + anchored + `}`, true},
+		{"no-anchor", `{"spec":{"schedule":"@every 1s","target":{"http":{"url":"http://127.0.0.1:9/"}}}}`, true},
+		{"Bad_Name", `{"spec":{"schedule":"@every 1s","target":{"http":{"url":"http://127.0.0.1:9/"}}},` + anchored + `}`, true},
+	} {
+		if _, err := c.Put(ctx, s.Keys().Job(tc.name), tc.value); err != nil {
+			t.Fatal(err)
+		}
+		j, _, err := s.GetJob(ctx, tc.name)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if (j.Invalid != nil) != tc.invalid {
+			t.Errorf("%s: Invalid = %v, want invalid=%v", tc.name, j.Invalid, tc.invalid)
+		}
+		if j.Invalid == nil && (j.Spec.Target.HTTP.Timeout <= 0 || j.Schedule == nil) {
+			t.Errorf("%s: valid job without defaults or schedule: %+v", tc.name, j)
+		}
+	}
+}
