@@ -208,7 +208,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 		}
 		// Closed after everything else: the resign at shutdown still needs it.
 		defer func() {
-			if !embedded.Close(time.Second) {
+			if !embedded.Close(400 * time.Millisecond) { // drain (1s) + result writes (0.5s) + this < 2s
 				log.Info("embedded etcd still closing connections of other replicas; exiting anyway")
 			}
 		}()

@@ -114,3 +114,14 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 
 // String describes the server for test logs.
 func (e *Etcd) String() string { return fmt.Sprintf("etcd at %s", e.URL) }
+
+// Revision is the store's current revision: equal before and after an operation means the
+// operation wrote nothing.
+func Revision(t testing.TB, c *clientv3.Client) int64 {
+	t.Helper()
+	resp, err := c.Get(context.Background(), "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Header.Revision
+}

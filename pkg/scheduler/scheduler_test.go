@@ -128,7 +128,7 @@ func TestStaleLeaderIsFenced(t *testing.T) {
 			}
 			s, _ := newScheduler(t, client, clock, "zombie")
 			clock.Advance(time.Second) // slot 4 is due
-			before := revision(t, client)
+			before := etcdtest.Revision(t, client)
 			sent := len(tg.received())
 			// The zombie believes its term is still on: its context is live. The deadline only
 			// bounds the test when the guard is broken and the loop keeps leading.
@@ -138,7 +138,7 @@ func TestStaleLeaderIsFenced(t *testing.T) {
 			if !errors.Is(err, fence.ErrFenced) {
 				t.Errorf("Lead returned %v, want fence.ErrFenced", err)
 			}
-			if after := revision(t, client); after != before {
+			if after := etcdtest.Revision(t, client); after != before {
 				t.Errorf("the stale leader wrote to etcd: revision %d → %d", before, after)
 			}
 			if n := len(tg.received()); n != sent {
@@ -165,15 +165,6 @@ func newScheduler(t *testing.T, client *clientv3.Client, clock clockwork.Clock, 
 	t.Cleanup(func() { cancel(); <-done; <-done })
 	<-cache.Synced()
 	return s, cache
-}
-
-func revision(t *testing.T, c *clientv3.Client) int64 {
-	t.Helper()
-	resp, err := c.Get(context.Background(), "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.Header.Revision
 }
 
 // Test 3: identically configured replicas (same replica id, same flags — prefork workers, or a

@@ -139,12 +139,12 @@ func TestClaim(t *testing.T) {
 	t.Run("stale token is fenced and writes nothing", func(t *testing.T) {
 		stale := f
 		stale.Token-- // a term that is not the key's
-		before := revision(t, c)
+		before := etcdtest.Revision(t, c)
 		_, err := s.Claim(ctx, stale, j.Version, []store.Run{runAt("tick", slot.Add(time.Second), store.StateClaimed, "zombie")})
 		if !errors.Is(err, fence.ErrFenced) {
 			t.Fatalf("got %v, want ErrFenced", err)
 		}
-		if after := revision(t, c); after != before {
+		if after := etcdtest.Revision(t, c); after != before {
 			t.Errorf("a fenced claim changed etcd: revision %d → %d", before, after)
 		}
 	})
@@ -208,15 +208,6 @@ func TestClaim(t *testing.T) {
 			t.Errorf("stored %+v err=%v", got, err)
 		}
 	})
-}
-
-func revision(t *testing.T, c *clientv3.Client) int64 {
-	t.Helper()
-	resp, err := c.Get(context.Background(), "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.Header.Revision
 }
 
 // Keys written around the API are checked like API input: anything the scheduler could trip
