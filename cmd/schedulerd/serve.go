@@ -90,7 +90,7 @@ SIGINT or SIGTERM: resign leadership at once, drain in-flight runs, exit 0.`,
 	f.StringVar(&o.dataDir, "data-dir", "./schedulerd-data", "data directory of the embedded etcd")
 	f.StringVar(&o.embeddedEtcdListen, "embedded-etcd-listen", "http://127.0.0.1:2379", "client URL of the embedded etcd; other replicas join with --etcd-endpoints set to it")
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address of the HTTP API, health checks and metrics")
-	f.StringVar(&o.advertiseURL, "advertise-url", "", "URL other replicas and clients reach this replica's API at (default: http://<listen address>)")
+	f.StringVar(&o.advertiseURL, "advertise-url", "", "URL other replicas and clients reach this replica's API at (default: http://<listen address>, the host name for 0.0.0.0)")
 	f.StringVar(&o.prefix, "prefix", "/schedulerd/", "etcd key prefix; replicas with the same prefix form one cluster")
 	f.DurationVar(&o.sessionTTL, "session-ttl", 10*time.Second, "leader session TTL, whole seconds: a crashed leader is replaced within about this long")
 	f.StringVar(&o.replicaID, "replica-id", "", "name of this replica (default: <hostname>-<pid>)")
@@ -229,7 +229,14 @@ func (o *serveOptions) run(ctx context.Context) error {
 	defer ln.Close()
 	advertise := o.advertiseURL
 	if advertise == "" {
-		advertise = "http://" + ln.Addr().String()
+		// A wildcard listen address (0.0.0.0, ::) is no address to publish: use the host name.
+		host, port, _ := net.SplitHostPort(ln.Addr().String())
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			if h, err := os.Hostname(); err == nil {
+				host = h
+			}
+		}
+		advertise = "http://" + net.JoinHostPort(host, port)
 	}
 
 	reg := prometheus.NewRegistry()
