@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/schedulerd/schedulerd/internal/serve"
+
 	_ "time/tzdata" // job time zones must not depend on the machine's zoneinfo
 )
 
@@ -24,20 +26,8 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "schedulerd:", err)
-		os.Exit(exitCode(err))
+		os.Exit(serve.ExitCode(err))
 	}
-}
-
-// usageError marks an error in the command line itself (exit code 2).
-type usageError struct{ error }
-
-func (e usageError) Unwrap() error { return e.error }
-
-func exitCode(err error) int {
-	if _, ok := err.(usageError); ok {
-		return 2
-	}
-	return 1
 }
 
 func newRootCommand() *cobra.Command {
@@ -47,7 +37,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServeCommand(), newVersionCommand())
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return serve.UsageError{Err: err} })
+	root.AddCommand(serve.Command(), serve.VersionCommand())
 	return root
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/schedulerd/schedulerd/internal/etcdtest"
 	"github.com/schedulerd/schedulerd/internal/httpx"
+	"github.com/schedulerd/schedulerd/internal/serve"
 	"github.com/schedulerd/schedulerd/pkg/election"
 	"github.com/schedulerd/schedulerd/pkg/fence"
 )
@@ -375,27 +376,9 @@ func TestServeFlags(t *testing.T) {
 			if strings.Contains(err.Error(), "hunter2") {
 				t.Errorf("error repeats the password: %v", err)
 			}
-			if code := exitCode(err); code != 2 {
+			if code := serve.ExitCode(err); code != 2 {
 				t.Errorf("exit code %d, want 2 for a usage error", code)
 			}
 		})
-	}
-}
-
-func TestEnvOverridesDefaultNotFlag(t *testing.T) {
-	t.Setenv("SCHEDULERD_LOG_FORMAT", "console")
-	t.Setenv("SCHEDULERD_PREFIX", "/from-env/")
-	cmd := newServeCommand()
-	if err := cmd.ParseFlags([]string{"--prefix", "/from-flag/"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := applyEnv(cmd.Flags()); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := cmd.Flags().GetString("log-format"); got != "console" {
-		t.Errorf("log-format %q, want console from the environment", got)
-	}
-	if got, _ := cmd.Flags().GetString("prefix"); got != "/from-flag/" {
-		t.Errorf("prefix %q, want the flag to win over the environment", got)
 	}
 }

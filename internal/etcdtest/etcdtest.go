@@ -13,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/schedulerd/schedulerd/internal/netproxy"
 	"github.com/schedulerd/schedulerd/pkg/embedetcd"
 )
 
@@ -124,4 +125,15 @@ func Revision(t testing.TB, c *clientv3.Client) int64 {
 		t.Fatal(err)
 	}
 	return resp.Header.Revision
+}
+
+// NewProxy forwards a new loopback port to target (host:port) until the test ends.
+func NewProxy(t testing.TB, target string) *netproxy.Proxy {
+	t.Helper()
+	p, err := netproxy.New(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
 }

@@ -136,7 +136,7 @@ func (e *Elector) IsLeader() bool { return e.leading.Load() }
 // Run campaigns and leads until ctx ends, then revokes its lease (handing over at once) and
 // returns nil. etcd faults are retried with backoff; they are logged once per outage.
 func (e *Elector) Run(ctx context.Context) error {
-	bo := retry.NewBackoff(200*time.Millisecond, 5*time.Second)
+	bo := retry.NewBackoff(200*time.Millisecond, 2*time.Second)
 	tr := retry.NewTracker(e.log, "election")
 	for ctx.Err() == nil {
 		led, err := e.session(ctx, tr)

@@ -64,7 +64,7 @@ func (o *Observer) Leader() (l Leader, ok bool) {
 
 // Run follows the election until ctx ends.
 func (o *Observer) Run(ctx context.Context) error {
-	bo := retry.NewBackoff(200*time.Millisecond, 5*time.Second)
+	bo := retry.NewBackoff(200*time.Millisecond, 2*time.Second)
 	tr := retry.NewTracker(o.log, "leader observation")
 	for {
 		rev, err := o.refresh(ctx)

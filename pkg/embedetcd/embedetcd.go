@@ -31,6 +31,12 @@ type Config struct {
 	Logger *zap.Logger
 	// UnsafeNoFsync skips fsync: for tests only, data is lost on a machine crash.
 	UnsafeNoFsync bool
+
+	// Name and InitialCluster make this server one member of a cluster ("a=http://127.0.0.1:2380,
+	// b=…", every member's name and peer URL); PeerURL must then be this member's entry. Empty:
+	// a single-node cluster named "schedulerd". A member restarted on its data directory rejoins.
+	Name           string
+	InitialCluster string
 }
 
 // Server is a running embedded etcd.
@@ -42,7 +48,10 @@ type Server struct {
 // Start starts etcd and waits until it serves clients or ctx ends.
 func Start(ctx context.Context, c Config) (*Server, error) {
 	cfg := embed.NewConfig()
-	cfg.Name = "schedulerd"
+	cfg.Name = c.Name
+	if cfg.Name == "" {
+		cfg.Name = "schedulerd"
+	}
 	cfg.Dir = c.Dir
 	clientURL, err := url.Parse(c.ClientURL)
 	if err != nil || clientURL.Host == "" {
@@ -57,7 +66,12 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 	}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*clientURL}, []url.URL{*clientURL}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*peerURL}, []url.URL{*peerURL}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	cfg.InitialCluster = c.InitialCluster
+	if cfg.InitialCluster == "" {
+		cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	} else {
+		cfg.InitialClusterToken = "schedulerd"
+	}
 	cfg.AutoCompactionMode = embed.CompactorModePeriodic
 	cfg.AutoCompactionRetention = c.AutoCompactionRetention
 	if cfg.AutoCompactionRetention == "" {

@@ -42,7 +42,7 @@ func newLoop(s *Scheduler, term election.Term) *loop {
 		fence:   store.Fence{LeaderKey: term.LeaderKey, Token: term.Token},
 		log:     s.log.With(zap.Stringer("token", term.Token)),
 		plans:   newPlans(),
-		bo:      retry.NewBackoff(100*time.Millisecond, 5*time.Second),
+		bo:      retry.NewBackoff(100*time.Millisecond, 2*time.Second),
 		tracker: retry.NewTracker(s.log.With(zap.Stringer("token", term.Token)), "scheduling loop store access"),
 	}
 }

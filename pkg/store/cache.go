@@ -68,7 +68,7 @@ func NewCache(s *Store, log *zap.Logger, clock clockwork.Clock, reg prometheus.R
 // compacted away is replaced by a fresh list (diffed against the cache, so subscribers see
 // only real changes) and a watch from the new revision.
 func (c *Cache) Run(ctx context.Context) error {
-	bo := retry.NewBackoff(100*time.Millisecond, 5*time.Second)
+	bo := retry.NewBackoff(100*time.Millisecond, 2*time.Second)
 	tr := retry.NewTracker(c.log, "job list/watch")
 	for {
 		rev, err := c.relist(ctx)

@@ -57,6 +57,9 @@ type Run struct {
 
 	// Revision is the record's etcd mod revision, for conditional updates.
 	Revision int64 `json:"-"`
+	// ClaimRevision is the etcd revision of the claim that created the record (as read back;
+	// zero on a record not read from etcd). Claims of later terms have later revisions.
+	ClaimRevision int64 `json:"-"`
 }
 
 // RunID is the deterministic id of a scheduled run: "<job>@<scheduled time, RFC 3339 UTC>".
@@ -69,7 +72,7 @@ func decodeRun(kv *mvccpb.KeyValue) (Run, error) {
 	if err := json.Unmarshal(kv.Value, &r); err != nil {
 		return Run{}, fmt.Errorf("store: run %s does not decode: %w", kv.Key, err)
 	}
-	r.Revision = kv.ModRevision
+	r.Revision, r.ClaimRevision = kv.ModRevision, kv.CreateRevision
 	return r, nil
 }
 

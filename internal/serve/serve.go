@@ -1,4 +1,7 @@
-package main
+// Package serve is the `serve` command: flags and environment, the wiring of one replica
+// (embedded etcd, store, cache, election, scheduler, API) and its shutdown on a signal.
+// The schedulerd binary and the chaos harness (which re-executes itself as replicas) share it.
+package serve
 
 import (
 	"context"
@@ -39,6 +42,21 @@ const (
 	envEtcdPassword = "SCHEDULERD_ETCD_PASSWORD"
 )
 
+// UsageError marks an error in the command line itself (exit code 2).
+type UsageError struct{ Err error }
+
+func (e UsageError) Error() string { return e.Err.Error() }
+func (e UsageError) Unwrap() error { return e.Err }
+
+// ExitCode is the process exit code for an error a command returned: 2 for usage errors, else 1.
+func ExitCode(err error) int {
+	var ue UsageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
 type serveOptions struct {
 	etcdEndpoints      []string
 	etcdCACert         string
@@ -56,7 +74,8 @@ type serveOptions struct {
 	logFormat          string
 }
 
-func newServeCommand() *cobra.Command {
+// Command returns the `serve` command.
+func Command() *cobra.Command {
 	o := serveOptions{}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -73,10 +92,10 @@ SIGINT or SIGTERM: resign leadership at once, drain in-flight runs, exit 0.`,
 		Args: cobra.NoArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyEnv(cmd.Flags()); err != nil {
-				return usageError{err}
+				return UsageError{err}
 			}
 			if err := o.validate(); err != nil {
-				return usageError{err}
+				return UsageError{err}
 			}
 			return nil
 		},

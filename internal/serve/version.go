@@ -1,4 +1,4 @@
-package main
+package serve
 
 import (
 	"fmt"
@@ -8,8 +8,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time with -ldflags "-X main.version=v1.2.3"; otherwise it comes from
-// the module build info.
+// version is set at build time with
+// -ldflags "-X github.com/schedulerd/schedulerd/internal/serve.version=v1.2.3"; otherwise it
+// comes from the module build info.
 var version = ""
 
 func buildVersion() (ver, revision string) {
@@ -30,7 +31,8 @@ func buildVersion() (ver, revision string) {
 	return ver, revision
 }
 
-func newVersionCommand() *cobra.Command {
+// VersionCommand returns the `version` command.
+func VersionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version of this build",

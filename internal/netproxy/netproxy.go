@@ -1,14 +1,15 @@
-package etcdtest
+// Package netproxy is a loopback TCP proxy that can be cut and healed: a network partition
+// between one client and one server, for tests and the chaos harness.
+package netproxy
 
 import (
 	"io"
 	"net"
 	"sync"
-	"testing"
 )
 
-// Proxy is a loopback TCP proxy in front of etcd; Cut severs every connection and refuses new
-// ones until Heal — a network partition between one client and etcd.
+// Proxy forwards a loopback port to a target; Cut severs every connection and refuses new
+// ones until Heal.
 type Proxy struct {
 	ln     net.Listener
 	target string
@@ -19,22 +20,23 @@ type Proxy struct {
 	wg    sync.WaitGroup
 }
 
-// NewProxy forwards a new loopback port to target (host:port); it stops when the test ends.
-func NewProxy(t testing.TB, target string) *Proxy {
-	t.Helper()
+// New forwards a new loopback port to target (host:port) until Close.
+func New(target string) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	p := &Proxy{ln: ln, target: target, conns: make(map[net.Conn]struct{})}
 	p.wg.Add(1)
 	go p.serve()
-	t.Cleanup(p.close)
-	return p
+	return p, nil
 }
 
-// URL is the proxy's client URL.
-func (p *Proxy) URL() string { return "http://" + p.ln.Addr().String() }
+// Addr is the proxy's host:port.
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// URL is the proxy's address as an http URL (an etcd client endpoint).
+func (p *Proxy) URL() string { return "http://" + p.Addr() }
 
 func (p *Proxy) serve() {
 	defer p.wg.Done()
@@ -105,7 +107,8 @@ func (p *Proxy) Heal() {
 	p.mu.Unlock()
 }
 
-func (p *Proxy) close() {
+// Close stops the proxy and waits for its goroutines.
+func (p *Proxy) Close() {
 	_ = p.ln.Close()
 	p.Cut()
 	p.wg.Wait()
