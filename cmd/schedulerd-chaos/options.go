@@ -20,10 +20,11 @@ const (
 	faultEtcdAllDown     = "etcd-all-down"    // all etcd members down 10–30 s: quorum lost
 	faultPartitionLeader = "partition-leader" // leader cut from etcd > TTL, then healed: network policy
 	faultRestartAll      = "restart-all"      // every replica SIGKILLed and started at once
+	faultRevokeLeader    = "revoke-leader"    // the leader's lease revoked in etcd while it runs on
 )
 
 var allFaults = []string{faultKillLeader, faultTermLeader, faultStopLeader, faultKillFollower,
-	faultEtcdMember, faultEtcdAllDown, faultPartitionLeader, faultRestartAll}
+	faultEtcdMember, faultEtcdAllDown, faultPartitionLeader, faultRestartAll, faultRevokeLeader}
 
 type options struct {
 	duration   time.Duration

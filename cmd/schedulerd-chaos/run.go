@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -396,7 +397,9 @@ func (h *harness) inject(ctx context.Context, kind string) error {
 			if err := l.signal(syscall.SIGSTOP); err != nil {
 				return err
 			}
-			if err := sleep(ctx, ttl+2*time.Second); err != nil {
+			// Longer than the TTL by 1–3 s, so it wakes at any point of a second: sometimes
+			// just before the next slot, racing its successor for it.
+			if err := sleep(ctx, ttl+time.Second+time.Duration(h.rng.Int64N(int64(2*time.Second)))); err != nil {
 				return err
 			}
 			return l.signal(syscall.SIGCONT)
@@ -423,6 +426,25 @@ func (h *harness) inject(ctx context.Context, kind string) error {
 			}
 			return f.start()
 		}
+	case faultRevokeLeader:
+		// The leader runs on, unaware, until its next keepalive answer; meanwhile the next
+		// leader starts. Only the claim guard stops the old one from claiming in between.
+		resp, err := h.client.Get(ctx, prefix+"election/", clientv3.WithPrefix(),
+			clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend), clientv3.WithLimit(1))
+		if err != nil {
+			return err
+		}
+		if len(resp.Kvs) == 0 {
+			return errors.New("no leader to revoke")
+		}
+		l, _ := decodeLeader(resp.Kvs[0].Value)
+		// Just before a second boundary, so the old leader has slots to claim in its blind spot.
+		if err := sleep(ctx, time.Until(time.Now().Truncate(time.Second).Add(time.Second-time.Duration(20+h.rng.IntN(200))*time.Millisecond))); err != nil {
+			return err
+		}
+		h.fault(kind, l.ID)
+		_, err = h.client.Revoke(ctx, clientv3.LeaseID(resp.Kvs[0].Lease))
+		return err
 	case faultEtcdMember:
 		m := h.members[h.rng.IntN(len(h.members))]
 		h.fault(kind, m.name)
@@ -467,8 +489,10 @@ func (h *harness) inject(ctx context.Context, kind string) error {
 	return fmt.Errorf("unknown fault %q", kind)
 }
 
-// recover waits until every process runs again, etcd answers and a replica leads.
+// recover waits until every process runs again, etcd answers, a replica leads, and runs
+// scheduled after this moment reach the target.
 func (h *harness) recover(ctx context.Context) error {
+	since := time.Now()
 	for _, m := range h.members {
 		if !m.running() {
 			if err := m.start(); err != nil {
@@ -495,8 +519,12 @@ func (h *harness) recover(ctx context.Context) error {
 			return err
 		}
 	}
-	_, err := h.waitLeader(ctx, "", time.Minute)
-	return err
+	if _, err := h.waitLeader(ctx, "", time.Minute); err != nil {
+		return err
+	}
+	return h.until(ctx, time.Minute, "dispatches again", func(context.Context) bool {
+		return h.recorder.LatestScheduled().After(since)
+	})
 }
 
 // stopReplicas stops every replica the way Kubernetes does: SIGTERM, then SIGKILL.

@@ -133,6 +133,9 @@ func TestRecorderLogsVerdicts(t *testing.T) {
 	if err := rec.Flush(); err != nil {
 		t.Fatal(err)
 	}
+	if got := rec.LatestScheduled(); !got.Equal(t0) {
+		t.Errorf("LatestScheduled %v, want %v (only accepted requests count)", got, t0)
+	}
 	entries, err := history.ReadEntries(&log)
 	if err != nil {
 		t.Fatal(err)

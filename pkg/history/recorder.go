@@ -39,9 +39,10 @@ type Recorder struct {
 	guarded http.Handler
 	now     func() time.Time
 
-	mu  sync.Mutex
-	out *bufio.Writer
-	err error
+	mu     sync.Mutex
+	out    *bufio.Writer
+	err    error
+	latest time.Time // newest scheduled time among accepted requests
 }
 
 // NewRecorder guards next with a fresh fence.Verifier and logs every request to out as JSON
@@ -63,9 +64,20 @@ func (rec *Recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b, _ := json.Marshal(e)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
+	if e.Verdict == Accepted && e.Scheduled.After(rec.latest) {
+		rec.latest = e.Scheduled
+	}
 	if rec.err == nil {
 		_, rec.err = rec.out.Write(append(b, '\n'))
 	}
+}
+
+// LatestScheduled is the newest scheduled time among the requests accepted so far: when it
+// passes a moment, runs scheduled after that moment are being delivered.
+func (rec *Recorder) LatestScheduled() time.Time {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return rec.latest
 }
 
 // Flush writes buffered entries out and reports the first write error.
