@@ -11,12 +11,7 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -27,16 +22,7 @@ import (
 // errPromisesBroken makes the process exit 1 after the report is printed.
 var errPromisesBroken = errors.New("promises broken: see the report")
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() { <-ctx.Done(); stop() }()
-	err := newRootCommand().ExecuteContext(ctx)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "schedulerd-chaos:", err)
-		os.Exit(serve.ExitCode(err))
-	}
-}
+func main() { serve.Main(newRootCommand()) }
 
 func newRootCommand() *cobra.Command {
 	o := defaultOptions()

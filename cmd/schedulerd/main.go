@@ -5,12 +5,6 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/spf13/cobra"
 
 	"github.com/schedulerd/schedulerd/internal/serve"
@@ -18,17 +12,7 @@ import (
 	_ "time/tzdata" // job time zones must not depend on the machine's zoneinfo
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// After the first signal, a second one kills the process the default way.
-	go func() { <-ctx.Done(); stop() }()
-	err := newRootCommand().ExecuteContext(ctx)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "schedulerd:", err)
-		os.Exit(serve.ExitCode(err))
-	}
-}
+func main() { serve.Main(newRootCommand()) }
 
 func newRootCommand() *cobra.Command {
 	root := &cobra.Command{

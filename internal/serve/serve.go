@@ -12,8 +12,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/oklog/run"
@@ -370,4 +372,17 @@ func (o *serveOptions) etcdClient(endpoints []string, log *zap.Logger) (*clientv
 		return nil, fmt.Errorf("etcd client: %w", err)
 	}
 	return client, nil
+}
+
+// Main runs root as a program: the context ends at the first SIGINT or SIGTERM (a second one
+// kills the process the default way), and the exit code follows ExitCode.
+func Main(root *cobra.Command) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() { <-ctx.Done(); stop() }()
+	err := root.ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", root.Name(), err)
+		os.Exit(ExitCode(err))
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/schedulerd/schedulerd/internal/httpx"
 	"github.com/schedulerd/schedulerd/pkg/fence"
 	"github.com/schedulerd/schedulerd/pkg/problem"
 )
@@ -57,10 +58,10 @@ func NewRecorder(out io.Writer, next http.Handler, now func() time.Time) *Record
 func (rec *Recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	arrived := rec.now()
 	d, _ := fence.ParseDispatch(r) // the middleware answers a bad one; the log keeps what there is
-	cw := &captureWriter{ResponseWriter: w, status: http.StatusOK}
+	cw := &captureWriter{StatusWriter: httpx.NewStatusWriter(w)}
 	rec.guarded.ServeHTTP(cw, r)
 	e := Entry{Arrived: arrived, Job: d.Job, Run: d.RunID, Scheduled: d.Scheduled, Token: d.Token, Attempt: d.Attempt,
-		Verdict: verdict(cw), Status: cw.status}
+		Verdict: verdict(cw), Status: cw.Status}
 	b, _ := json.Marshal(e)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
@@ -110,27 +111,17 @@ func verdict(cw *captureWriter) string {
 	return Accepted
 }
 
-// captureWriter keeps the status and the start of a problem body.
+// captureWriter keeps the status and the start of the body (to tell the fence's problems apart).
 type captureWriter struct {
-	http.ResponseWriter
-	status      int
-	wroteHeader bool
-	body        []byte
-}
-
-func (c *captureWriter) WriteHeader(code int) {
-	if !c.wroteHeader {
-		c.status, c.wroteHeader = code, true
-	}
-	c.ResponseWriter.WriteHeader(code)
+	*httpx.StatusWriter
+	body []byte
 }
 
 func (c *captureWriter) Write(b []byte) (int, error) {
-	c.wroteHeader = true
 	if len(c.body) < 4096 {
 		c.body = append(c.body, b[:min(len(b), 4096-len(c.body))]...)
 	}
-	return c.ResponseWriter.Write(b)
+	return c.StatusWriter.Write(b)
 }
 
 // ReadEntries reads a recorder log.
