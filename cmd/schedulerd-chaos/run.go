@@ -65,6 +65,9 @@ func (o *options) run(ctx context.Context, out io.Writer) error {
 
 	report, err := h.runAll(ctx)
 	if err != nil {
+		// A cluster that does not recover (no leader, no dispatches) is a finding too.
+		o.keep = true
+		h.say("keeping %s for the post-mortem", h.workdir)
 		return err
 	}
 	if err := report.WriteTable(out); err != nil {
