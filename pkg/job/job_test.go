@@ -53,6 +53,8 @@ func TestValidate(t *testing.T) {
 			[]string{"#/target/http/headers/X-A"}},
 		{"negative timeout", func(s *job.Spec) { s.Target.HTTP.Timeout = job.Duration(-time.Second) }, []string{"#/target/http/timeout"}},
 		{"huge timeout", func(s *job.Spec) { s.Target.HTTP.Timeout = job.Duration(48 * time.Hour) }, []string{"#/target/http/timeout"}},
+		{"dst policies", func(s *job.Spec) { s.Timezone, s.DST = "Europe/Berlin", job.DST{Gap: "skip", Overlap: "both"} }, nil},
+		{"bad dst policies", func(s *job.Spec) { s.DST = job.DST{Gap: "later", Overlap: "twice"} }, []string{"#/dst/gap", "#/dst/overlap"}},
 		{"negative grace", func(s *job.Spec) { s.Misfire.Grace = job.Duration(-time.Minute) }, []string{"#/misfire/grace"}},
 		{"tiny grace", func(s *job.Spec) { s.Misfire.Grace = job.Duration(time.Nanosecond) }, []string{"#/misfire/grace"}},
 		{"tiny timeout", func(s *job.Spec) { s.Target.HTTP.Timeout = job.Duration(time.Millisecond) }, []string{"#/target/http/timeout"}},

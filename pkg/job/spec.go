@@ -26,6 +26,18 @@ type Spec struct {
 	Paused  bool    `json:"paused,omitempty"`
 	Target  Target  `json:"target"`
 	Misfire Misfire `json:"misfire,omitzero"`
+	// DST says what cron fields do when the time zone's offset changes (docs/schedules.md).
+	DST DST `json:"dst,omitzero"`
+}
+
+// DST is the daylight-saving policy of a cron schedule.
+type DST struct {
+	// Gap: a wall-clock time that does not exist fires at the first instant after the gap
+	// ("shift", default) or not at all ("skip").
+	Gap schedule.Gap `json:"gap,omitempty"`
+	// Overlap: a wall-clock time that happens twice fires at the first occurrence ("first",
+	// default) or at both ("both").
+	Overlap schedule.Overlap `json:"overlap,omitempty"`
 }
 
 // Target is where a run is sent. HTTP is the only kind so far.
@@ -55,6 +67,12 @@ type Misfire struct {
 func (s Spec) WithDefaults() Spec {
 	if s.Timezone == "" {
 		s.Timezone = DefaultTimezone
+	}
+	if s.DST.Gap == "" {
+		s.DST.Gap = schedule.GapShift
+	}
+	if s.DST.Overlap == "" {
+		s.DST.Overlap = schedule.OverlapFirst
 	}
 	if s.Misfire.Grace == 0 {
 		s.Misfire.Grace = Duration(DefaultMisfireGrace)
@@ -96,7 +114,7 @@ type Job struct {
 func (j *Job) Compile() {
 	loc, err := time.LoadLocation(j.Spec.Timezone)
 	if err == nil {
-		j.Schedule, err = schedule.Parse(j.Spec.Schedule, loc)
+		j.Schedule, err = schedule.ParseDST(j.Spec.Schedule, loc, schedule.DST{Gap: j.Spec.DST.Gap, Overlap: j.Spec.DST.Overlap})
 	}
 	if err != nil {
 		j.Schedule, j.Invalid = nil, fmt.Errorf("job %q: %w", j.Name, err)

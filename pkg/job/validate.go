@@ -95,6 +95,16 @@ func (s Spec) Validate() error {
 	if _, err := schedule.Parse(s.Schedule, loc); err != nil {
 		v.add("#/schedule", "%v", err)
 	}
+	switch s.DST.Gap {
+	case "", schedule.GapShift, schedule.GapSkip:
+	default:
+		v.add("#/dst/gap", "must be %q or %q", schedule.GapShift, schedule.GapSkip)
+	}
+	switch s.DST.Overlap {
+	case "", schedule.OverlapFirst, schedule.OverlapBoth:
+	default:
+		v.add("#/dst/overlap", "must be %q or %q", schedule.OverlapFirst, schedule.OverlapBoth)
+	}
 	if s.Misfire.Grace < 0 {
 		v.add("#/misfire/grace", "must not be negative")
 	} else if s.Misfire.Grace != 0 && s.Misfire.Grace.D() < MinMisfireGrace {

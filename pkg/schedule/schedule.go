@@ -9,11 +9,21 @@
 // Parsing is delegated to github.com/robfig/cron/v3 (parser and Next only; its runner has no
 // clock or context). The time zone comes from the job, never from a CRON_TZ= prefix, so there
 // is one way to say it.
+//
+// Daylight-saving transitions (and other offset changes) follow one rule, chosen per job by
+// a DST policy (docs/schedules.md): a wall-clock time that does not exist (spring forward)
+// fires once, at the first instant after the gap (GapShift) or not at all (GapSkip); a
+// wall-clock time that happens twice (fall back) fires once, at the first occurrence
+// (OverlapFirst), or at both (OverlapBoth). robfig/cron gets both cases wrong on its own — it
+// skips gap times and fires twice in overlaps — so cron fields are matched against wall-clock
+// time here and mapped to instants by this package.
 package schedule
 
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -31,8 +41,43 @@ var parser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron
 // ErrNeverFires reports a well-formed cron expression that matches no date (30 February).
 var ErrNeverFires = errors.New("schedule never fires")
 
-// Parse parses expr, evaluating cron fields in loc (UTC when nil).
+// DST says what a cron schedule does when its zone's offset changes.
+type DST struct {
+	Gap     Gap
+	Overlap Overlap
+}
+
+// Gap is the policy for wall-clock times that do not exist.
+type Gap string
+
+// Overlap is the policy for wall-clock times that happen twice.
+type Overlap string
+
+// DST policies; the zero DST is the default (GapShift, OverlapFirst).
+const (
+	GapShift     Gap     = "shift" // fire once at the first instant after the gap
+	GapSkip      Gap     = "skip"  // do not fire
+	OverlapFirst Overlap = "first" // fire at the first occurrence only
+	OverlapBoth  Overlap = "both"  // fire at both occurrences
+)
+
+// Parse parses expr, evaluating cron fields in loc (UTC when nil), with the default DST policy.
 func Parse(expr string, loc *time.Location) (Schedule, error) {
+	return ParseDST(expr, loc, DST{})
+}
+
+// ParseDST is Parse with a DST policy for cron schedules (@every ignores it).
+func ParseDST(expr string, loc *time.Location, dst DST) (Schedule, error) {
+	switch dst.Gap {
+	case "", GapShift, GapSkip:
+	default:
+		return nil, fmt.Errorf("unknown DST gap policy %q (shift or skip)", dst.Gap)
+	}
+	switch dst.Overlap {
+	case "", OverlapFirst, OverlapBoth:
+	default:
+		return nil, fmt.Errorf("unknown DST overlap policy %q (first or both)", dst.Overlap)
+	}
 	expr = strings.TrimSpace(expr)
 	if loc == nil {
 		loc = time.UTC
@@ -53,8 +98,8 @@ func Parse(expr string, loc *time.Location) (Schedule, error) {
 	if !ok {
 		return nil, fmt.Errorf("unsupported schedule %q", expr)
 	}
-	spec.Location = loc
-	c := cronSchedule{spec}
+	spec.Location = time.UTC // it matches wall-clock times; Next maps them to instants in loc
+	c := cronSchedule{spec: spec, loc: loc, dst: dst}
 	// Any satisfiable cron expression fires within robfig's five-year search window (29 February
 	// included), so one probe from a fixed instant tells whether it ever fires.
 	if c.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
@@ -86,12 +131,83 @@ func (e Every) Next(t time.Time) time.Time {
 	return t.UTC().Truncate(time.Second).Add(time.Duration(e))
 }
 
-type cronSchedule struct{ spec *cron.SpecSchedule }
+type cronSchedule struct {
+	spec *cron.SpecSchedule // in UTC: matches wall-clock times written as UTC times
+	loc  *time.Location
+	dst  DST
+}
 
+// Next walks wall-clock times in loc from t's and returns the first whose instant (by the DST
+// policy) is after t.
 func (c cronSchedule) Next(t time.Time) time.Time {
-	n := c.spec.Next(t)
-	if n.IsZero() {
-		return n
+	if c.loc == time.UTC {
+		return c.spec.Next(t.UTC())
 	}
-	return n.UTC()
+	// From just before t's own wall time: with OverlapBoth, the wall time t is at may fire
+	// again at its second occurrence.
+	wall := wallClock(t, c.loc).Truncate(time.Second).Add(-time.Second)
+	// A wall time whose instants are all at or before t (the second occurrence of an
+	// overlap, with OverlapFirst) is passed over; an hour of every-second slots at most.
+	for range 4000 {
+		wall = c.spec.Next(wall)
+		if wall.IsZero() {
+			return wall
+		}
+		for _, in := range c.instants(wall) {
+			if in.After(t) {
+				return in
+			}
+		}
+	}
+	return time.Time{}
+}
+
+// instants are the UTC instants at which wall-clock time wall (written as a UTC time) fires in
+// c.loc, earliest first: normally one; per the DST policy, none, the end of the gap, or both
+// occurrences.
+func (c cronSchedule) instants(wall time.Time) []time.Time {
+	// The offsets in force around wall: a transition changes the offset within these 4 days.
+	var valid []time.Time
+	lo, hi := time.Time{}, time.Time{}
+	seen := map[int]bool{}
+	for _, probe := range []time.Duration{-48 * time.Hour, -24 * time.Hour, 0, 24 * time.Hour, 48 * time.Hour} {
+		_, off := wall.Add(probe).In(c.loc).Zone()
+		if seen[off] {
+			continue
+		}
+		seen[off] = true
+		in := wall.Add(-time.Duration(off) * time.Second)
+		if lo.IsZero() || in.Before(lo) {
+			lo = in
+		}
+		if hi.IsZero() || in.After(hi) {
+			hi = in
+		}
+		if wallClock(in, c.loc).Equal(wall) && !slices.ContainsFunc(valid, in.Equal) {
+			valid = append(valid, in)
+		}
+	}
+	slices.SortFunc(valid, func(a, b time.Time) int { return a.Compare(b) })
+	switch {
+	case len(valid) > 1 && c.dst.Overlap != OverlapBoth:
+		return valid[:1]
+	case len(valid) == 0 && c.dst.Gap != GapSkip:
+		return []time.Time{gapEnd(lo, hi, wall, c.loc)}
+	}
+	return valid
+}
+
+// gapEnd is the first instant in [lo, hi] whose wall clock in loc is after wall: the end of
+// the gap that wall falls into.
+func gapEnd(lo, hi, wall time.Time, loc *time.Location) time.Time {
+	n := sort.Search(int(hi.Sub(lo)/time.Second)+1, func(i int) bool {
+		return wallClock(lo.Add(time.Duration(i)*time.Second), loc).After(wall)
+	})
+	return lo.Add(time.Duration(n) * time.Second)
+}
+
+// wallClock is t's wall-clock time in loc, written as a UTC time.
+func wallClock(t time.Time, loc *time.Location) time.Time {
+	w := t.In(loc)
+	return time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), time.UTC)
 }
