@@ -299,7 +299,9 @@ func (h *harness) createJobs(ctx context.Context) error {
 		// Outages longer than 5 s make this one skip slots as missed: the skip path is checked too.
 		spec{"tight-grace", "@every 1s", "/ok", "", "5s"})
 	for _, s := range specs {
-		body := map[string]any{"schedule": s.schedule, "target": map[string]any{"http": map[string]any{"url": h.targetURL + s.path}}}
+		body := map[string]any{"schedule": s.schedule, "target": map[string]any{"http": map[string]any{"url": h.targetURL + s.path}},
+			// The checker needs every record of the run: no pruning within it.
+			"history": map[string]any{"keep": 100_000, "maxAge": "24h"}}
 		if s.timeout != "" {
 			body["target"].(map[string]any)["http"].(map[string]any)["timeout"] = s.timeout
 		}

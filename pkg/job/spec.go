@@ -13,6 +13,8 @@ const (
 	DefaultTimeout      = 30 * time.Second
 	DefaultMisfireGrace = time.Minute
 	DefaultTimezone     = "UTC"
+	DefaultHistoryKeep  = 100
+	DefaultHistoryAge   = 7 * 24 * time.Hour
 )
 
 // Spec is what a user writes for a job.
@@ -28,6 +30,15 @@ type Spec struct {
 	Misfire Misfire `json:"misfire,omitzero"`
 	// DST says what cron fields do when the time zone's offset changes (docs/schedules.md).
 	DST DST `json:"dst,omitzero"`
+	// History bounds the job's run records; the leader prunes older ones.
+	History History `json:"history,omitzero"`
+}
+
+// History is the retention of a job's run records: the newest Keep are kept, and none older
+// than MaxAge.
+type History struct {
+	Keep   int      `json:"keep,omitempty"`
+	MaxAge Duration `json:"maxAge,omitzero"`
 }
 
 // DST is the daylight-saving policy of a cron schedule.
@@ -73,6 +84,12 @@ func (s Spec) WithDefaults() Spec {
 	}
 	if s.DST.Overlap == "" {
 		s.DST.Overlap = schedule.OverlapFirst
+	}
+	if s.History.Keep == 0 {
+		s.History.Keep = DefaultHistoryKeep
+	}
+	if s.History.MaxAge == 0 {
+		s.History.MaxAge = Duration(DefaultHistoryAge)
 	}
 	if s.Misfire.Grace == 0 {
 		s.Misfire.Grace = Duration(DefaultMisfireGrace)

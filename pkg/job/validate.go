@@ -28,6 +28,11 @@ const (
 	// MinTimeout and MinMisfireGrace keep a typo ("1ns") from making every run fail or skip.
 	MinTimeout      = 100 * time.Millisecond
 	MinMisfireGrace = time.Second
+	// History bounds: a few records are always kept (a slow run's record must outlive its
+	// dispatch), and a cap keeps one job from filling etcd.
+	MinHistoryKeep   = 10
+	MaxHistoryKeep   = 100_000
+	MinHistoryMaxAge = time.Minute
 )
 
 // FieldError names one invalid field by JSON Pointer ("#/target/http/url").
@@ -94,6 +99,12 @@ func (s Spec) Validate() error {
 	}
 	if _, err := schedule.Parse(s.Schedule, loc); err != nil {
 		v.add("#/schedule", "%v", err)
+	}
+	if k := s.History.Keep; k != 0 && (k < MinHistoryKeep || k > MaxHistoryKeep) {
+		v.add("#/history/keep", "must be from %d to %d (0 or absent means the default, %d)", MinHistoryKeep, MaxHistoryKeep, DefaultHistoryKeep)
+	}
+	if a := s.History.MaxAge; a < 0 || (a != 0 && a.D() < MinHistoryMaxAge) {
+		v.add("#/history/maxAge", "must be at least %s (0 or absent means the default, %s)", MinHistoryMaxAge, DefaultHistoryAge)
 	}
 	switch s.DST.Gap {
 	case "", schedule.GapShift, schedule.GapSkip:

@@ -27,6 +27,8 @@ type loop struct {
 	plans   *plans
 	cursors map[string]time.Time
 	sub     *store.Subscription
+	// recorded counts run records written per job since its history was last pruned.
+	recorded map[string]int
 
 	bo      *retry.Backoff
 	tracker *retry.Tracker
@@ -36,14 +38,15 @@ func newLoop(s *Scheduler, term election.Term) *loop {
 	nonce := make([]byte, 8)
 	_, _ = rand.Read(nonce) // crypto/rand.Read never fails
 	return &loop{
-		s:       s,
-		term:    term,
-		termID:  s.cfg.ReplicaID + "/" + hex.EncodeToString(nonce),
-		fence:   store.Fence{LeaderKey: term.LeaderKey, Token: term.Token},
-		log:     s.log.With(zap.Stringer("token", term.Token)),
-		plans:   newPlans(),
-		bo:      retry.NewBackoff(100*time.Millisecond, 2*time.Second),
-		tracker: retry.NewTracker(s.log.With(zap.Stringer("token", term.Token)), "scheduling loop store access"),
+		s:        s,
+		term:     term,
+		termID:   s.cfg.ReplicaID + "/" + hex.EncodeToString(nonce),
+		fence:    store.Fence{LeaderKey: term.LeaderKey, Token: term.Token},
+		log:      s.log.With(zap.Stringer("token", term.Token)),
+		plans:    newPlans(),
+		recorded: make(map[string]int),
+		bo:       retry.NewBackoff(100*time.Millisecond, 2*time.Second),
+		tracker:  retry.NewTracker(s.log.With(zap.Stringer("token", term.Token)), "scheduling loop store access"),
 	}
 }
 
@@ -250,6 +253,33 @@ func (l *loop) claim(j job.Job, runs []store.Run) error {
 			zap.Duration("grace", j.Spec.Misfire.Grace.D()))
 	}
 	l.advance(j, last.Scheduled)
+	return l.prune(j, len(claimed))
+}
+
+// prune deletes a job's run records beyond its history bounds, once every tenth of its keep
+// count of new records (at least 10), so pruning costs a few etcd requests per many claims
+// and the job's key count stays near keep. Only ErrFenced is returned: history left for the
+// next time does no harm.
+func (l *loop) prune(j job.Job, added int) error {
+	h := j.Spec.History
+	l.recorded[j.Name] += added
+	if l.recorded[j.Name] < max(10, h.Keep/10) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(l.term, l.s.cfg.StoreTimeout)
+	defer cancel()
+	n, err := l.s.cfg.Store.PruneRuns(ctx, l.fence, j.Name, h.Keep, l.s.clock.Now().Add(-h.MaxAge.D()))
+	switch {
+	case errors.Is(err, fence.ErrFenced):
+		return err
+	case err != nil:
+		l.log.Warn("pruning run history failed; will retry", zap.String("job", j.Name), zap.Error(err))
+		return nil
+	}
+	l.recorded[j.Name] = 0
+	if n == store.MaxPruneBatch {
+		l.recorded[j.Name] = max(10, h.Keep/10) // more to go: prune again after the next claim
+	}
 	return nil
 }
 

@@ -371,3 +371,28 @@ func TestJobChangesReplan(t *testing.T) {
 		t.Errorf("a deleted job was dispatched: %d runs", n)
 	}
 }
+
+// The leader prunes a job's run history to its bound as it goes.
+func TestLeaderPrunesHistory(t *testing.T) {
+	e := etcdtest.Start(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	tg := newTarget(t, 204)
+	a := startReplica(t, e, "a", clock, replicaOpts{})
+	sp := httpSpec(tg.srv.URL, "@every 1s")
+	sp.History.Keep = 10
+	putJob(t, a.store, "tick", sp, t0)
+	leaderOf(t, a)
+	drive(t, clock, tg, "tick", 1, 60)
+	etcdtest.WaitFor(t, 20*time.Second, "results recorded", func() bool {
+		runs, _ := a.store.ListRuns(context.Background(), "tick", 1)
+		return len(runs) == 1 && runs[0].State == store.StateSucceeded
+	})
+	runs, err := a.store.ListRuns(context.Background(), "tick", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pruned every 10 claims down to 10: never more than 20 records.
+	if len(runs) > 20 || len(runs) < 10 || runs[0].ID != slot("tick", 60) {
+		t.Errorf("%d records kept, newest %s; want 10 to 20, newest %s", len(runs), runs[0].ID, slot("tick", 60))
+	}
+}

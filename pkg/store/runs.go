@@ -278,3 +278,51 @@ func (s *Store) Cursor(ctx context.Context, jobName string) (time.Time, error) {
 	}
 	return decodeCursor(resp.Kvs[0].Value)
 }
+
+// MaxPruneBatch bounds the run records one PruneRuns call deletes.
+const MaxPruneBatch = 500
+
+// PruneRuns deletes a job's oldest run records beyond the newest keep and those scheduled
+// before olderThan, at most MaxPruneBatch of them, in one transaction fenced like a claim (a
+// deposed leader must not delete history). It returns how many it deleted.
+func (s *Store) PruneRuns(ctx context.Context, f Fence, jobName string, keep int, olderThan time.Time) (int, error) {
+	prefix := s.keys.Runs(jobName)
+	count, err := s.client.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, s.fail(opPruneRuns, err)
+	}
+	// The oldest records, keys only, as many as could go in this batch.
+	n := min(MaxPruneBatch, int(count.Count))
+	if n == 0 {
+		return 0, nil
+	}
+	oldest, err := s.client.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly(),
+		clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend), clientv3.WithLimit(int64(n)),
+		clientv3.WithRev(count.Header.Revision))
+	if err != nil {
+		return 0, s.fail(opPruneRuns, err)
+	}
+	// Run ids sort by scheduled time, so the records to go are a prefix of the range.
+	byCount := max(0, int(count.Count)-keep)
+	ageLimit := s.keys.Run(jobName, RunID(jobName, olderThan))
+	drop := 0
+	for i, kv := range oldest.Kvs {
+		if i >= byCount && string(kv.Key) >= ageLimit {
+			break
+		}
+		drop = i + 1
+	}
+	if drop == 0 {
+		return 0, nil
+	}
+	end := string(oldest.Kvs[drop-1].Key) + "\x00"
+	resp, err := s.client.Txn(ctx).If(fence.Guard(f.LeaderKey, f.Token)).
+		Then(clientv3.OpDelete(prefix, clientv3.WithRange(end))).Commit()
+	if err != nil {
+		return 0, s.fail(opPruneRuns, err)
+	}
+	if !resp.Succeeded {
+		return 0, fmt.Errorf("prune runs of %q with token %d: %w", jobName, f.Token, fence.ErrFenced)
+	}
+	return int(resp.Responses[0].GetResponseDeleteRange().Deleted), nil
+}

@@ -43,7 +43,7 @@ func New(client *clientv3.Client, prefix string, reg prometheus.Registerer) *Sto
 			Help: "etcd operations of the store that failed, by operation.",
 		}, []string{"op"}),
 	}
-	for _, op := range []string{opPutJob, opGetJob, opListJobs, opDeleteJob, opClaim, opFinishRun, opListRuns, opCursors, opWatch, opMembers} {
+	for _, op := range []string{opPutJob, opGetJob, opListJobs, opDeleteJob, opClaim, opFinishRun, opListRuns, opCursors, opWatch, opMembers, opPruneRuns} {
 		s.errors.WithLabelValues(op)
 	}
 	return s
@@ -61,6 +61,7 @@ const (
 	opCursors   = "cursors"
 	opWatch     = "watch"
 	opMembers   = "members"
+	opPruneRuns = "prune_runs"
 )
 
 // Keys is the store's key layout.

@@ -243,3 +243,68 @@ func TestJobsWrittenAroundTheAPIAreInvalid(t *testing.T) {
 		}
 	}
 }
+
+// Over 10 000 runs, pruning after every batch keeps a job's record count at its bound, keeps
+// the newest records, and a deposed leader cannot prune.
+func TestPruneKeepsHistoryBounded(t *testing.T) {
+	s, c := newStore(t)
+	ctx := context.Background()
+	j, _, err := s.PutJob(ctx, "tick", spec("@every 1s"), t0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := leader(t, c, "/test/election/a")
+	count := func() int64 {
+		resp, err := c.Get(ctx, s.Keys().Runs("tick"), clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Count
+	}
+	const keep = 100
+	slot := 0
+	for batch := 0; batch < 100; batch++ {
+		runs := make([]store.Run, store.MaxClaimBatch)
+		for i := range runs {
+			slot++
+			runs[i] = runAt("tick", t0.Add(time.Duration(slot)*time.Second), store.StateSkipped, "term-1")
+			runs[i].Reason = store.ReasonMissed
+		}
+		if _, err := s.Claim(ctx, f, j.Version, runs); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.PruneRuns(ctx, f, "tick", keep, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(); n > keep {
+			t.Fatalf("after %d runs: %d records, want at most %d", slot, n, keep)
+		}
+	}
+	if slot != 10_000 {
+		t.Fatalf("claimed %d runs", slot)
+	}
+	kept, err := s.ListRuns(ctx, "tick", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) != keep || kept[0].Scheduled != t0.Add(10_000*time.Second) || kept[keep-1].Scheduled != t0.Add(9_901*time.Second) {
+		t.Errorf("kept %d records from %v to %v, want the newest %d", len(kept), kept[len(kept)-1].Scheduled, kept[0].Scheduled, keep)
+	}
+
+	// By age: everything scheduled before the 9 991st slot goes.
+	if n, err := s.PruneRuns(ctx, f, "tick", keep, t0.Add(9_991*time.Second)); err != nil || n != 90 || count() != 10 {
+		t.Errorf("prune by age deleted %d (%v), %d left; want 90 and 10", n, err, count())
+	}
+
+	// A deposed leader prunes nothing.
+	if _, err := c.Delete(ctx, f.LeaderKey); err != nil {
+		t.Fatal(err)
+	}
+	before := etcdtest.Revision(t, c)
+	if _, err := s.PruneRuns(ctx, f, "tick", 1, t0.Add(time.Hour*24*365)); !errors.Is(err, fence.ErrFenced) {
+		t.Errorf("stale prune: %v, want fence.ErrFenced", err)
+	}
+	if etcdtest.Revision(t, c) != before || count() != 10 {
+		t.Error("a stale leader deleted history")
+	}
+}
