@@ -338,7 +338,22 @@ func TestJobLifecycle(t *testing.T) {
 	if after.Status["lastScheduled"] != "2026-03-01T10:00:15Z" || after.Status["nextRun"] != "2026-03-01T10:00:20Z" {
 		t.Errorf("status after runs: %v", after.Status)
 	}
+	if last, _ := after.Status["lastRun"].(map[string]any); last["id"] != "tick@2026-03-01T10:00:15Z" {
+		t.Errorf("lastRun %v", after.Status["lastRun"])
+	}
+	next, _ := after.Status["nextRuns"].([]any)
+	if len(next) != 5 || next[0] != "2026-03-01T10:00:20Z" || next[4] != "2026-03-01T10:00:40Z" {
+		t.Errorf("nextRuns %v", next)
+	}
 
+	berlin := decode[struct{ Status struct{ NextRuns []string } }](t, e.put(t, "berlin",
+		`{"schedule":"0 9 * * *","timezone":"Europe/Berlin","target":{"http":{"url":"http://127.0.0.1:9000/hook"}}}`))
+	if n := berlin.Status.NextRuns; len(n) != 5 || n[0] != "2026-03-02T09:00:00+01:00" {
+		t.Errorf("nextRuns in the job's zone: %v", n)
+	}
+	if r := e.do(t, "DELETE", "/v1/jobs/berlin", "", ""); r.status != http.StatusNoContent {
+		t.Fatalf("delete berlin: %d", r.status)
+	}
 	if r := e.do(t, "DELETE", "/v1/jobs/tick", "", ""); r.status != http.StatusNoContent {
 		t.Fatalf("delete: %d %s", r.status, r.body)
 	}
@@ -348,7 +363,7 @@ func TestJobLifecycle(t *testing.T) {
 	if _, kv := snapshot(t, e.client); len(kv) != 1 { // only the stand-in leader key is left
 		t.Errorf("delete left keys behind: %v", kv)
 	}
-	if n := promtest.Value(t, e.reg, "schedulerd_http_requests_total", "route", "PUT /v1/jobs/{name}", "code", "201"); n != 1 {
+	if n := promtest.Value(t, e.reg, "schedulerd_http_requests_total", "route", "PUT /v1/jobs/{name}", "code", "201"); n != 2 {
 		t.Errorf("schedulerd_http_requests_total{PUT,201} = %v", n)
 	}
 }

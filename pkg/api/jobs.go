@@ -53,6 +53,10 @@ type jobStatus struct {
 	LastScheduled time.Time `json:"lastScheduled,omitzero"`
 	// NextRun is the next slot owed; absent when paused or invalid.
 	NextRun time.Time `json:"nextRun,omitzero"`
+	// NextRuns are the next fire times from NextRun on, in the job's time zone.
+	NextRuns []string `json:"nextRuns,omitempty"`
+	// LastRun is the newest run record (GET of one job only).
+	LastRun *store.Run `json:"lastRun,omitempty"`
 	Error   string    `json:"error,omitempty"`
 }
 
@@ -68,9 +72,19 @@ func view(j job.Job, cursor time.Time) jobView {
 		v.Status.State = "paused"
 	default:
 		v.Status.NextRun = j.Next(cursor)
+		loc, err := time.LoadLocation(j.Spec.Timezone)
+		if err != nil {
+			loc = time.UTC
+		}
+		for next := v.Status.NextRun; !next.IsZero() && len(v.Status.NextRuns) < nextRunsShown; next = j.Schedule.Next(next) {
+			v.Status.NextRuns = append(v.Status.NextRuns, next.In(loc).Format(time.RFC3339))
+		}
 	}
 	return v
 }
+
+// nextRunsShown is how many upcoming fire times a job's status lists.
+const nextRunsShown = 5
 
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
@@ -172,8 +186,12 @@ func (a *API) getJob(w http.ResponseWriter, r *http.Request) {
 		a.jobError(w, r, name, err)
 		return
 	}
+	v := view(j, cursor)
+	if last, err := a.cfg.Store.ListRuns(ctx, name, 1); err == nil && len(last) == 1 {
+		v.Status.LastRun = &last[0]
+	}
 	w.Header().Set("ETag", etag(j.Version))
-	writeJSON(w, http.StatusOK, view(j, cursor))
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (a *API) listJobs(w http.ResponseWriter, r *http.Request) {
