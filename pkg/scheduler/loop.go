@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -29,6 +30,8 @@ type loop struct {
 	sub     *store.Subscription
 	// recorded counts run records written per job since its history was last pruned.
 	recorded map[string]int
+	// nextReap is when in-flight runs of earlier terms are looked at next.
+	nextReap time.Time
 
 	bo      *retry.Backoff
 	tracker *retry.Tracker
@@ -66,6 +69,13 @@ func (l *loop) run() error {
 	for {
 		l.refresh()
 		now := l.s.clock.Now()
+		if !now.Before(l.nextReap) {
+			if err := l.reap(now); err != nil {
+				l.log.Warn("fenced: another replica leads now; ending term", zap.Error(err))
+				return err
+			}
+			l.nextReap = now.Add(reapEvery)
+		}
 		if wait == 0 {
 			if p := l.plans.peek(); p != nil && !p.next.After(now) {
 				err := l.fire(p, now)
@@ -93,16 +103,18 @@ func (l *loop) run() error {
 func (l *loop) sleep(d time.Duration) bool {
 	var timer <-chan time.Time
 	if d == 0 {
-		if p := l.plans.peek(); p != nil {
-			t := l.s.clock.NewTimer(p.next.Sub(l.s.clock.Now()))
-			defer t.Stop()
-			// The clock may have moved between reading it and arming the timer; a slot that is
-			// due now must not wait for the next tick.
-			if !p.next.After(l.s.clock.Now()) {
-				return true
-			}
-			timer = t.Chan()
+		wake := l.nextReap
+		if p := l.plans.peek(); p != nil && p.next.Before(wake) {
+			wake = p.next
 		}
+		t := l.s.clock.NewTimer(wake.Sub(l.s.clock.Now()))
+		defer t.Stop()
+		// The clock may have moved between reading it and arming the timer; a slot that is
+		// due now must not wait for the next tick.
+		if !wake.After(l.s.clock.Now()) {
+			return true
+		}
+		timer = t.Chan()
 	} else {
 		t := l.s.clock.NewTimer(d)
 		defer t.Stop()
@@ -289,4 +301,51 @@ func (l *loop) advance(j job.Job, slot time.Time) {
 		l.cursors[j.Name] = slot
 	}
 	l.replan(j)
+}
+
+// Reaping of runs whose leader died: how often the leader looks, and how long after a run's
+// claim plus its job's timeout the claimer is given to record a result itself.
+const (
+	reapEvery  = 10 * time.Second
+	reapMargin = 30 * time.Second
+)
+
+// reap marks unknown the runs claimed by earlier terms that never recorded a result (their
+// leader crashed, or was cut off, between claim and result). At most once: they are not sent
+// again. Only ErrFenced is returned; other faults are retried at the next look.
+func (l *loop) reap(now time.Time) error {
+	ctx, cancel := context.WithTimeout(l.term, l.s.cfg.StoreTimeout)
+	defer cancel()
+	runs, err := l.s.cfg.Store.InFlight(ctx)
+	if err != nil {
+		l.log.Warn("reading in-flight runs failed; will retry", zap.Error(err))
+		return nil
+	}
+	for _, r := range runs {
+		if r.State != store.StateClaimed || r.Term == l.termID {
+			continue
+		}
+		timeout := job.DefaultTimeout
+		if j, ok := l.s.cfg.Cache.Get(r.Job); ok && j.Invalid == nil {
+			timeout = j.Spec.Target.HTTP.Timeout.D()
+		}
+		if now.Sub(r.Claimed) < timeout+reapMargin {
+			continue // its claimer may still be delivering it
+		}
+		detail := fmt.Sprintf("claimed by %s (term %s), which ended before recording a result; not sent again (at most once)", r.Replica, r.Term)
+		_, err := l.s.cfg.Store.MarkUnknown(ctx, l.fence, r, detail, now)
+		switch {
+		case errors.Is(err, fence.ErrFenced):
+			return err
+		case errors.Is(err, store.ErrRunChanged):
+			continue // its claimer recorded it after all
+		case err != nil:
+			l.log.Warn("marking a run unknown failed; will retry", zap.String("run", r.ID), zap.Error(err))
+			return nil
+		}
+		l.s.metrics.runs.WithLabelValues(r.Job, string(store.StateUnknown)).Inc()
+		l.log.Warn("run outcome unknown: its leader ended before recording a result", zap.String("job", r.Job),
+			zap.String("run", r.ID), zap.String("claimedBy", r.Term))
+	}
+	return nil
 }

@@ -30,7 +30,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		runs: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "schedulerd_runs_total",
-			Help: "Runs that reached an outcome on this replica, by job and outcome (succeeded, failed, skipped).",
+			Help: "Runs that reached an outcome on this replica, by job and outcome (succeeded, failed, skipped, unknown: its leader died before recording a result).",
 		}, []string{"job", "outcome"}),
 		skipped: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "schedulerd_runs_skipped_total",
@@ -65,7 +65,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 
 // addJob pre-creates a job's series, so rates start from zero rather than from absence.
 func (m *metrics) addJob(name string) {
-	for _, o := range []store.State{store.StateSucceeded, store.StateFailed, store.StateSkipped} {
+	for _, o := range []store.State{store.StateSucceeded, store.StateFailed, store.StateSkipped, store.StateUnknown} {
 		m.runs.WithLabelValues(name, string(o))
 	}
 	m.skipped.WithLabelValues(name, store.ReasonMissed)

@@ -396,3 +396,56 @@ func TestLeaderPrunesHistory(t *testing.T) {
 		t.Errorf("%d records kept, newest %s; want 10 to 20, newest %s", len(runs), runs[0].ID, slot("tick", 60))
 	}
 }
+
+// A run claimed by a term that ended without recording a result (its leader crashed between
+// claim and result) is marked unknown by the next leader once its timeout and a margin have
+// passed, and never sent again.
+func TestRunOfADeadLeaderBecomesUnknown(t *testing.T) {
+	e := etcdtest.Start(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	tg := newTarget(t, 204)
+	a := startReplica(t, e, "a", clock, replicaOpts{})
+	sp := httpSpec(tg.srv.URL, "@every 1h")
+	sp.Target.HTTP.Timeout = job.Duration(10 * time.Second)
+	j := putJob(t, a.store, "hourly", sp, t0)
+	leaderOf(t, a)
+	a.mu.Lock()
+	term := a.terms[0]
+	a.mu.Unlock()
+	// What a crashed leader leaves behind: a claimed record, no result.
+	dead := store.Run{ID: store.RunID("hourly", t0.Add(-time.Hour)), Job: "hourly", Scheduled: t0.Add(-time.Hour),
+		State: store.StateClaimed, Token: term.Token, Term: "crashed/0000", Replica: "crashed", JobVersion: j.Version, Claimed: t0}
+	if _, err := a.store.Claim(context.Background(), store.Fence{LeaderKey: term.LeaderKey, Token: term.Token}, j.Version, []store.Run{dead}); err != nil {
+		t.Fatal(err)
+	}
+	state := func() store.State {
+		r, err := a.store.GetRun(context.Background(), "hourly", dead.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.State
+	}
+	clock.Advance(30 * time.Second) // within timeout + margin: its claimer may still deliver it
+	clock.Advance(5 * time.Second)
+	if s := state(); s != store.StateClaimed {
+		t.Fatalf("marked %s before its timeout and margin passed", s)
+	}
+	etcdtest.WaitFor(t, 20*time.Second, "run marked unknown", func() bool {
+		clock.Advance(time.Second) // reaps look every 10s of scheduler time
+		return state() == store.StateUnknown
+	})
+	r, err := a.store.GetRun(context.Background(), "hourly", dead.ID)
+	if err != nil || r.Finished.Sub(r.Claimed) < 40*time.Second || r.Error == "" {
+		t.Errorf("marked unknown %s after its claim (want at least timeout 10s + margin 30s), error %q: %v",
+			r.Finished.Sub(r.Claimed), r.Error, err)
+	}
+	if n := promtest.Value(t, a.reg, "schedulerd_runs_total", "job", "hourly", "outcome", "unknown"); n != 1 {
+		t.Errorf("runs_total{outcome=unknown} = %v", n)
+	}
+	if inflight, err := a.store.InFlight(context.Background()); err != nil || len(inflight) != 0 {
+		t.Errorf("in-flight index after reaping: %v %v", inflight, err)
+	}
+	if tg.has(dead.ID) {
+		t.Error("the run of the dead leader was sent again")
+	}
+}

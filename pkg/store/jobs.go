@@ -142,7 +142,8 @@ func (s *Store) DeleteJob(ctx context.Context, name string, ifVersion int64) err
 		cmp = clientv3.Compare(clientv3.ModRevision(key), "=", ifVersion)
 	}
 	resp, err := s.client.Txn(ctx).If(cmp).
-		Then(clientv3.OpDelete(key), clientv3.OpDelete(s.keys.Cursor(name)), clientv3.OpDelete(s.keys.Runs(name), clientv3.WithPrefix())).
+		Then(clientv3.OpDelete(key), clientv3.OpDelete(s.keys.Cursor(name)), clientv3.OpDelete(s.keys.Runs(name), clientv3.WithPrefix()),
+			clientv3.OpDelete(s.keys.InFlightJob(name), clientv3.WithPrefix())).
 		Else(clientv3.OpGet(key, clientv3.WithCountOnly())).
 		Commit()
 	if err != nil {

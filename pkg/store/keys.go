@@ -9,6 +9,7 @@ import "strings"
 //	runs/<job>/<run id>  run records, created by the claim
 //	cursors/<job>        last claimed or skipped scheduled time of the job
 //	members/<replica>    replica presence, lease-bound
+//	inflight/<job>/<id>  claimed runs without a result yet (an index for the next leader)
 type Keys struct{ prefix string }
 
 // NewKeys returns the layout under prefix; a missing trailing slash is added.
@@ -29,6 +30,11 @@ func (k Keys) Run(job, id string) string { return k.Runs(job) + id }
 func (k Keys) Cursors() string           { return k.prefix + "cursors/" }
 func (k Keys) Cursor(job string) string  { return k.Cursors() + job }
 func (k Keys) Members() string           { return k.prefix + "members/" }
+func (k Keys) InFlight() string          { return k.prefix + "inflight/" }
+func (k Keys) InFlightJob(job string) string {
+	return k.InFlight() + job + "/"
+}
+func (k Keys) InFlightRun(job, id string) string { return k.InFlightJob(job) + id }
 
 // Election is the election's key prefix; package election appends "/<lease id>".
 func (k Keys) Election() string { return k.prefix + "election" }

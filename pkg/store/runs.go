@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -25,6 +26,9 @@ const (
 	StateFailed    State = "failed"
 	// Skipped: not dispatched, for Reason.
 	StateSkipped State = "skipped"
+	// Unknown: claimed by a leader that ended before recording a result. The run may or may
+	// not have reached its target; at most once means it is not sent again.
+	StateUnknown State = "unknown"
 )
 
 // Skip reasons.
@@ -135,6 +139,9 @@ func (s *Store) Claim(ctx context.Context, f Fence, jobVersion int64, runs []Run
 		}
 		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(key), "=", 0))
 		puts = append(puts, clientv3.OpPut(key, string(val)))
+		if r.State == StateClaimed {
+			puts = append(puts, clientv3.OpPut(s.keys.InFlightRun(name, r.ID), ""))
+		}
 	}
 	last := runs[len(runs)-1]
 	cur, _ := json.Marshal(cursor{Scheduled: last.Scheduled.UTC(), Run: last.ID})
@@ -197,7 +204,7 @@ func (s *Store) FinishRun(ctx context.Context, run Run) (Run, error) {
 		return Run{}, fmt.Errorf("store: encode run %s: %w", run.ID, err)
 	}
 	resp, err := s.client.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", run.Revision)).
-		Then(clientv3.OpPut(key, string(val))).Commit()
+		Then(clientv3.OpPut(key, string(val)), clientv3.OpDelete(s.keys.InFlightRun(run.Job, run.ID))).Commit()
 	if err != nil {
 		return Run{}, s.fail(opFinishRun, err)
 	}
@@ -325,4 +332,63 @@ func (s *Store) PruneRuns(ctx context.Context, f Fence, jobName string, keep int
 		return 0, fmt.Errorf("prune runs of %q with token %d: %w", jobName, f.Token, fence.ErrFenced)
 	}
 	return int(resp.Responses[0].GetResponseDeleteRange().Deleted), nil
+}
+
+// InFlight reads the records of every claimed run without a result, across all jobs.
+func (s *Store) InFlight(ctx context.Context) ([]Run, error) {
+	var keys []string
+	prefix := s.keys.InFlight()
+	_, err := s.rangeAll(ctx, prefix, 0, func(resp *clientv3.GetResponse) error {
+		for _, kv := range resp.Kvs {
+			keys = append(keys, string(kv.Key[len(prefix):]))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.fail(opInFlight, err)
+	}
+	var out []Run
+	for _, k := range keys {
+		job, id, _ := strings.Cut(k, "/")
+		r, err := s.GetRun(ctx, job, id)
+		if errors.Is(err, ErrNotFound) {
+			// The record was pruned or deleted with its job: drop the stale index entry.
+			if _, err := s.client.Delete(ctx, s.keys.InFlightRun(job, id)); err != nil {
+				return nil, s.fail(opInFlight, err)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// MarkUnknown records that a claimed run's leader ended before recording a result, fenced like
+// a claim and only if the record is unchanged since read (run.Revision).
+func (s *Store) MarkUnknown(ctx context.Context, f Fence, run Run, detail string, now time.Time) (Run, error) {
+	run.State, run.Error, run.Finished = StateUnknown, detail, now
+	key := s.keys.Run(run.Job, run.ID)
+	val, err := json.Marshal(run)
+	if err != nil {
+		return Run{}, fmt.Errorf("store: encode run %s: %w", run.ID, err)
+	}
+	resp, err := s.client.Txn(ctx).
+		If(fence.Guard(f.LeaderKey, f.Token), clientv3.Compare(clientv3.ModRevision(key), "=", run.Revision)).
+		Then(clientv3.OpPut(key, string(val)), clientv3.OpDelete(s.keys.InFlightRun(run.Job, run.ID))).
+		Else(clientv3.OpGet(f.LeaderKey)).
+		Commit()
+	if err != nil {
+		return Run{}, s.fail(opInFlight, err)
+	}
+	if !resp.Succeeded {
+		if !fence.Held((*clientv3.GetResponse)(resp.Responses[0].GetResponseRange()), f.Token) {
+			return Run{}, fmt.Errorf("mark %s unknown with token %d: %w", run.ID, f.Token, fence.ErrFenced)
+		}
+		return Run{}, fmt.Errorf("%w: %s", ErrRunChanged, run.ID)
+	}
+	run.Revision = resp.Header.Revision
+	return run, nil
 }

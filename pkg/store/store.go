@@ -43,7 +43,7 @@ func New(client *clientv3.Client, prefix string, reg prometheus.Registerer) *Sto
 			Help: "etcd operations of the store that failed, by operation.",
 		}, []string{"op"}),
 	}
-	for _, op := range []string{opPutJob, opGetJob, opListJobs, opDeleteJob, opClaim, opFinishRun, opListRuns, opCursors, opWatch, opMembers, opPruneRuns} {
+	for _, op := range []string{opPutJob, opGetJob, opListJobs, opDeleteJob, opClaim, opFinishRun, opListRuns, opCursors, opWatch, opMembers, opPruneRuns, opInFlight} {
 		s.errors.WithLabelValues(op)
 	}
 	return s
@@ -62,6 +62,7 @@ const (
 	opWatch     = "watch"
 	opMembers   = "members"
 	opPruneRuns = "prune_runs"
+	opInFlight  = "in_flight"
 )
 
 // Keys is the store's key layout.
