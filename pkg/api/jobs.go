@@ -57,7 +57,7 @@ type jobStatus struct {
 	NextRuns []string `json:"nextRuns,omitempty"`
 	// LastRun is the newest run record (GET of one job only).
 	LastRun *store.Run `json:"lastRun,omitempty"`
-	Error   string    `json:"error,omitempty"`
+	Error   string     `json:"error,omitempty"`
 }
 
 func view(j job.Job, cursor time.Time) jobView {
