@@ -14,6 +14,7 @@ const (
 	DefaultMisfireGrace = time.Minute
 	DefaultTimezone     = "UTC"
 	DefaultHistoryKeep  = 100
+	DefaultMaxCatchUp   = 100
 	DefaultHistoryAge   = 7 * 24 * time.Hour
 )
 
@@ -72,7 +73,23 @@ type Misfire struct {
 	// Grace is how late a run may still be dispatched; later ones are recorded as skipped
 	// with reason "missed". Default 1m.
 	Grace Duration `json:"grace,omitzero"`
+	// CatchUp says which of several slots due at once (after an outage or a failover) and
+	// still within the grace are dispatched: only the newest ("latest", default; the others
+	// are skipped as missed) or each in turn ("all").
+	CatchUp CatchUp `json:"catchUp,omitempty"`
+	// MaxCatchUp bounds how many late slots "all" dispatches; older ones are skipped with
+	// reason "catchup-limit". Default 100.
+	MaxCatchUp int `json:"maxCatchUp,omitempty"`
 }
+
+// CatchUp is a catch-up policy.
+type CatchUp string
+
+// Catch-up policies.
+const (
+	CatchUpLatest CatchUp = "latest"
+	CatchUpAll    CatchUp = "all"
+)
 
 // WithDefaults returns s with every defaulted field filled in.
 func (s Spec) WithDefaults() Spec {
@@ -90,6 +107,12 @@ func (s Spec) WithDefaults() Spec {
 	}
 	if s.History.MaxAge == 0 {
 		s.History.MaxAge = Duration(DefaultHistoryAge)
+	}
+	if s.Misfire.CatchUp == "" {
+		s.Misfire.CatchUp = CatchUpLatest
+	}
+	if s.Misfire.MaxCatchUp == 0 {
+		s.Misfire.MaxCatchUp = DefaultMaxCatchUp
 	}
 	if s.Misfire.Grace == 0 {
 		s.Misfire.Grace = Duration(DefaultMisfireGrace)

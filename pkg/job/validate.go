@@ -33,6 +33,7 @@ const (
 	MinHistoryKeep   = 10
 	MaxHistoryKeep   = 100_000
 	MinHistoryMaxAge = time.Minute
+	MaxMaxCatchUp    = 1000
 )
 
 // FieldError names one invalid field by JSON Pointer ("#/target/http/url").
@@ -99,6 +100,14 @@ func (s Spec) Validate() error {
 	}
 	if _, err := schedule.Parse(s.Schedule, loc); err != nil {
 		v.add("#/schedule", "%v", err)
+	}
+	switch s.Misfire.CatchUp {
+	case "", CatchUpLatest, CatchUpAll:
+	default:
+		v.add("#/misfire/catchUp", "must be %q or %q", CatchUpLatest, CatchUpAll)
+	}
+	if m := s.Misfire.MaxCatchUp; m < 0 || m > MaxMaxCatchUp {
+		v.add("#/misfire/maxCatchUp", "must be from 1 to %d (0 or absent means the default, %d)", MaxMaxCatchUp, DefaultMaxCatchUp)
 	}
 	if k := s.History.Keep; k != 0 && (k < MinHistoryKeep || k > MaxHistoryKeep) {
 		v.add("#/history/keep", "must be from %d to %d (0 or absent means the default, %d)", MinHistoryKeep, MaxHistoryKeep, DefaultHistoryKeep)

@@ -200,20 +200,51 @@ func (l *loop) fire(p *plan, now time.Time) error {
 		return nil
 	}
 	grace := j.Spec.Misfire.Grace.D()
-	var runs []store.Run
-	for slot := p.next; !slot.IsZero() && !slot.After(now) && len(runs) < store.MaxClaimBatch; slot = j.Schedule.Next(slot) {
+	run := func(slot time.Time, reason string) store.Run {
 		r := store.Run{
 			ID: store.RunID(j.Name, slot), Job: j.Name, Scheduled: slot, State: store.StateClaimed,
 			Token: l.term.Token, Term: l.termID, Replica: l.s.cfg.ReplicaID, JobVersion: j.Version, Claimed: now,
 		}
-		if now.Sub(slot) <= grace {
-			if len(runs) == 0 {
-				runs = append(runs, r) // dispatch one slot at a time, each its own claim
-			}
-			break
+		if reason != "" {
+			r.State, r.Reason = store.StateSkipped, reason
 		}
-		r.State, r.Reason = store.StateSkipped, store.ReasonMissed
-		runs = append(runs, r)
+		return r
+	}
+	// Slots later than the grace are missed, whatever the catch-up policy: record a batch.
+	var runs []store.Run
+	slot := p.next
+	for ; !slot.IsZero() && !slot.After(now) && now.Sub(slot) > grace && len(runs) < store.MaxClaimBatch; slot = j.Schedule.Next(slot) {
+		runs = append(runs, run(slot, store.ReasonMissed))
+	}
+	if len(runs) > 0 {
+		return l.claim(j, runs)
+	}
+	// The slots due within the grace, oldest first: usually just one. Looking a batch past
+	// the bound is enough to skip a full batch of the excess.
+	limit := 1
+	if j.Spec.Misfire.CatchUp == job.CatchUpAll {
+		limit = j.Spec.Misfire.MaxCatchUp
+	}
+	var due []time.Time
+	for ; !slot.IsZero() && !slot.After(now) && len(due) < limit+store.MaxClaimBatch; slot = j.Schedule.Next(slot) {
+		due = append(due, slot)
+	}
+	switch {
+	case len(due) == 0:
+		l.replan(j)
+		return nil
+	case len(due) == 1:
+		runs = []store.Run{run(due[0], "")} // dispatch: each its own claim
+	case len(due) > limit: // more than the policy dispatches: skip the oldest
+		reason := store.ReasonMissed // latest: every due slot but the newest is missed
+		if j.Spec.Misfire.CatchUp == job.CatchUpAll {
+			reason = store.ReasonCatchupLimit
+		}
+		for _, s := range due[:min(len(due)-limit, store.MaxClaimBatch)] {
+			runs = append(runs, run(s, reason))
+		}
+	default: // all, within its bound: the oldest, each in turn
+		runs = []store.Run{run(due[0], "")}
 	}
 	return l.claim(j, runs)
 }
@@ -259,10 +290,10 @@ func (l *loop) claim(j job.Job, runs []store.Run) error {
 		l.s.dispatch(j, last)
 	} else {
 		l.s.metrics.runs.WithLabelValues(j.Name, string(store.StateSkipped)).Add(float64(len(claimed)))
-		l.s.metrics.skipped.WithLabelValues(j.Name, store.ReasonMissed).Add(float64(len(claimed)))
-		l.log.Warn("runs missed their misfire grace; recorded as skipped", zap.String("job", j.Name),
+		l.s.metrics.skipped.WithLabelValues(j.Name, last.Reason).Add(float64(len(claimed)))
+		l.log.Warn("late runs not dispatched; recorded as skipped", zap.String("job", j.Name), zap.String("reason", last.Reason),
 			zap.Int("count", len(claimed)), zap.Time("first", claimed[0].Scheduled), zap.Time("last", last.Scheduled),
-			zap.Duration("grace", j.Spec.Misfire.Grace.D()))
+			zap.Duration("grace", j.Spec.Misfire.Grace.D()), zap.String("catchUp", string(j.Spec.Misfire.CatchUp)))
 	}
 	l.advance(j, last.Scheduled)
 	return l.prune(j, len(claimed))

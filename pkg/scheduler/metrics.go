@@ -69,6 +69,7 @@ func (m *metrics) addJob(name string) {
 		m.runs.WithLabelValues(name, string(o))
 	}
 	m.skipped.WithLabelValues(name, store.ReasonMissed)
+	m.skipped.WithLabelValues(name, store.ReasonCatchupLimit)
 }
 
 // deleteJob drops a deleted job's series.

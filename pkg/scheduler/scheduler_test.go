@@ -288,44 +288,61 @@ func TestStoreOutageResumes(t *testing.T) {
 	}
 }
 
-// Runs later than the misfire grace are recorded as skipped/missed, not dispatched; the ones
-// within the grace are dispatched.
-func TestLateRunsAreSkippedAsMissed(t *testing.T) {
-	e := etcdtest.Start(t)
-	clock := clockwork.NewFakeClockAt(t0)
-	tg := newTarget(t, 204)
-	a := startReplica(t, e, "a", clock, replicaOpts{})
-	sp := httpSpec(tg.srv.URL, "@every 1s")
-	sp.Misfire.Grace = job.Duration(5 * time.Second)
-	putJob(t, a.store, "tick", sp, t0)
-	leaderOf(t, a)
-	etcdtest.WaitFor(t, 30*time.Second, "the loop to wait on the clock", func() bool { return clock.BlockUntilContext(ctxTimeout(t, 10*time.Millisecond), 1) == nil })
+// Slots later than the misfire grace are recorded as skipped/missed, never dispatched; of the
+// slots still within the grace, the catch-up policy dispatches the newest (latest) or each in
+// turn up to maxCatchUp (all), and records the rest as skipped with the reason.
+func TestMisfireAndCatchUp(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		catchUp    job.CatchUp
+		maxCatchUp int
+		dispatched []int          // slots sent to the target
+		skipped    map[string]int // records by reason
+	}{
+		{"latest (default)", "", 0, []int{20}, map[string]int{store.ReasonMissed: 19}},
+		{"all", job.CatchUpAll, 0, []int{15, 16, 17, 18, 19, 20}, map[string]int{store.ReasonMissed: 14}},
+		{"all, at most 2", job.CatchUpAll, 2, []int{19, 20}, map[string]int{store.ReasonMissed: 14, store.ReasonCatchupLimit: 4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := etcdtest.Start(t)
+			clock := clockwork.NewFakeClockAt(t0)
+			tg := newTarget(t, 204)
+			a := startReplica(t, e, "a", clock, replicaOpts{})
+			sp := httpSpec(tg.srv.URL, "@every 1s")
+			sp.Misfire = job.Misfire{Grace: job.Duration(5 * time.Second), CatchUp: tc.catchUp, MaxCatchUp: tc.maxCatchUp}
+			putJob(t, a.store, "tick", sp, t0)
+			leaderOf(t, a)
+			etcdtest.WaitFor(t, 30*time.Second, "the loop to wait on the clock", func() bool { return clock.BlockUntilContext(ctxTimeout(t, 10*time.Millisecond), 1) == nil })
 
-	clock.Advance(20 * time.Second) // slots 1..14 are more than 5s late; 15..20 are not
-	var want []string
-	for i := 15; i <= 20; i++ {
-		want = append(want, slot("tick", i))
-	}
-	etcdtest.WaitFor(t, 30*time.Second, "runs within the grace", func() bool { return len(tg.received()) >= len(want) })
-	exactlyOnce(t, tg.received(), want)
-	runs, err := a.store.ListRuns(context.Background(), "tick", 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	skipped := 0
-	for _, r := range runs {
-		if r.State == store.StateSkipped {
-			skipped++
-			if r.Reason != store.ReasonMissed {
-				t.Errorf("run %s skipped for %q", r.ID, r.Reason)
+			clock.Advance(20 * time.Second) // slots 1..14 are more than 5s late; 15..20 are not
+			var want []string
+			for _, i := range tc.dispatched {
+				want = append(want, slot("tick", i))
 			}
-		}
-	}
-	if len(runs) != 20 || skipped != 14 {
-		t.Errorf("history has %d runs, %d skipped; want 20 and 14", len(runs), skipped)
-	}
-	if n := promtest.Value(t, a.reg, "schedulerd_runs_skipped_total", "job", "tick", "reason", "missed"); n != 14 {
-		t.Errorf("skipped metric %v, want 14", n)
+			etcdtest.WaitFor(t, 30*time.Second, "every slot recorded", func() bool {
+				runs, _ := a.store.ListRuns(context.Background(), "tick", 100)
+				return len(runs) == 20 && len(tg.received()) >= len(want)
+			})
+			exactlyOnce(t, tg.received(), want)
+			runs, err := a.store.ListRuns(context.Background(), "tick", 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int{}
+			for _, r := range runs {
+				if r.State == store.StateSkipped {
+					got[r.Reason]++
+				}
+			}
+			for reason, n := range tc.skipped {
+				if got[reason] != n {
+					t.Errorf("skipped %v, want %v", got, tc.skipped)
+				}
+				if m := promtest.Value(t, a.reg, "schedulerd_runs_skipped_total", "job", "tick", "reason", reason); int(m) != n {
+					t.Errorf("schedulerd_runs_skipped_total{reason=%q} = %v, want %d", reason, m, n)
+				}
+			}
+		})
 	}
 }
 

@@ -34,8 +34,11 @@ const (
 // Skip reasons.
 const (
 	// ReasonMissed: the run was due longer ago than the job's misfire grace (leader down, store
-	// outage, loop stalled) and was not dispatched.
+	// outage, loop stalled), or a newer slot was also due and misfire.catchUp is "latest".
 	ReasonMissed = "missed"
+	// ReasonCatchupLimit: with misfire.catchUp "all", more late slots were due than
+	// misfire.maxCatchUp; the oldest were not dispatched.
+	ReasonCatchupLimit = "catchup-limit"
 )
 
 // Run is a run record, the value of runs/<job>/<id>.
