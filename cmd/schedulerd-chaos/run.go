@@ -294,7 +294,7 @@ func (h *harness) createJobs(ctx context.Context) error {
 	}
 	specs = append(specs,
 		spec{"cron-2s", "*/2 * * * * *", "/ok", "", ""},
-		spec{"slow", "@every 1s", "/slow", "5s", ""}, // longer than its interval
+		spec{"slow", "@every 1s", "/slow", "5s", ""}, // longer than its interval; concurrency forbid
 		spec{"failing", "@every 2s", "/fail", "", ""},
 		// Outages longer than 5 s make this one skip slots as missed: the skip path is checked too.
 		spec{"tight-grace", "@every 1s", "/ok", "", "5s"})
@@ -307,6 +307,9 @@ func (h *harness) createJobs(ctx context.Context) error {
 		}
 		if s.grace != "" {
 			body["misfire"] = map[string]any{"grace": s.grace}
+		}
+		if s.name == "slow" {
+			body["concurrency"] = "forbid"
 		}
 		b, _ := json.Marshal(body)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, h.replicas[0].api+"/v1/jobs/"+s.name, strings.NewReader(string(b)))

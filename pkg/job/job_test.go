@@ -58,6 +58,8 @@ func TestValidate(t *testing.T) {
 		{"history bounds", func(s *job.Spec) { s.History = job.History{Keep: 10, MaxAge: job.Duration(time.Hour)} }, nil},
 		{"history too small", func(s *job.Spec) { s.History = job.History{Keep: 3, MaxAge: job.Duration(time.Second)} },
 			[]string{"#/history/keep", "#/history/maxAge"}},
+		{"forbid overlap", func(s *job.Spec) { s.Concurrency = "forbid" }, nil},
+		{"bad concurrency", func(s *job.Spec) { s.Concurrency = "replace-maybe" }, []string{"#/concurrency"}},
 		{"catch up all", func(s *job.Spec) { s.Misfire.CatchUp, s.Misfire.MaxCatchUp = "all", 5 }, nil},
 		{"bad catch up", func(s *job.Spec) { s.Misfire.CatchUp, s.Misfire.MaxCatchUp = "some", 5000 },
 			[]string{"#/misfire/catchUp", "#/misfire/maxCatchUp"}},

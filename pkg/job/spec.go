@@ -33,7 +33,19 @@ type Spec struct {
 	DST DST `json:"dst,omitzero"`
 	// History bounds the job's run records; the leader prunes older ones.
 	History History `json:"history,omitzero"`
+	// Concurrency: may a run start while an earlier one of the job is in flight ("allow",
+	// default), or is it skipped with reason "overlap" ("forbid")?
+	Concurrency Concurrency `json:"concurrency,omitempty"`
 }
+
+// Concurrency is an overlap policy.
+type Concurrency string
+
+// Overlap policies.
+const (
+	ConcurrencyAllow  Concurrency = "allow"
+	ConcurrencyForbid Concurrency = "forbid"
+)
 
 // History is the retention of a job's run records: the newest Keep are kept, and none older
 // than MaxAge.
@@ -107,6 +119,9 @@ func (s Spec) WithDefaults() Spec {
 	}
 	if s.History.MaxAge == 0 {
 		s.History.MaxAge = Duration(DefaultHistoryAge)
+	}
+	if s.Concurrency == "" {
+		s.Concurrency = ConcurrencyAllow
 	}
 	if s.Misfire.CatchUp == "" {
 		s.Misfire.CatchUp = CatchUpLatest

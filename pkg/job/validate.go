@@ -101,6 +101,11 @@ func (s Spec) Validate() error {
 	if _, err := schedule.Parse(s.Schedule, loc); err != nil {
 		v.add("#/schedule", "%v", err)
 	}
+	switch s.Concurrency {
+	case "", ConcurrencyAllow, ConcurrencyForbid:
+	default:
+		v.add("#/concurrency", "must be %q or %q", ConcurrencyAllow, ConcurrencyForbid)
+	}
 	switch s.Misfire.CatchUp {
 	case "", CatchUpLatest, CatchUpAll:
 	default:

@@ -246,6 +246,20 @@ func (l *loop) fire(p *plan, now time.Time) error {
 	default: // all, within its bound: the oldest, each in turn
 		runs = []store.Run{run(due[0], "")}
 	}
+	if r := runs[0]; len(runs) == 1 && r.State == store.StateClaimed && j.Spec.Concurrency == job.ConcurrencyForbid {
+		// In flight means claimed without a result, by this term or an earlier one: the
+		// index in etcd knows both, so the policy holds across failover.
+		ctx, cancel := context.WithTimeout(l.term, l.s.cfg.StoreTimeout)
+		n, err := l.s.cfg.Store.InFlightCount(ctx, j.Name)
+		cancel()
+		if err != nil {
+			l.tracker.Failed(err, zap.String("job", j.Name))
+			return err
+		}
+		if n > 0 {
+			runs = []store.Run{run(r.Scheduled, store.ReasonOverlap)}
+		}
+	}
 	return l.claim(j, runs)
 }
 
@@ -291,7 +305,7 @@ func (l *loop) claim(j job.Job, runs []store.Run) error {
 	} else {
 		l.s.metrics.runs.WithLabelValues(j.Name, string(store.StateSkipped)).Add(float64(len(claimed)))
 		l.s.metrics.skipped.WithLabelValues(j.Name, last.Reason).Add(float64(len(claimed)))
-		l.log.Warn("late runs not dispatched; recorded as skipped", zap.String("job", j.Name), zap.String("reason", last.Reason),
+		l.log.Warn("runs not dispatched; recorded as skipped", zap.String("job", j.Name), zap.String("reason", last.Reason),
 			zap.Int("count", len(claimed)), zap.Time("first", claimed[0].Scheduled), zap.Time("last", last.Scheduled),
 			zap.Duration("grace", j.Spec.Misfire.Grace.D()), zap.String("catchUp", string(j.Spec.Misfire.CatchUp)))
 	}

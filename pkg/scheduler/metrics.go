@@ -70,6 +70,7 @@ func (m *metrics) addJob(name string) {
 	}
 	m.skipped.WithLabelValues(name, store.ReasonMissed)
 	m.skipped.WithLabelValues(name, store.ReasonCatchupLimit)
+	m.skipped.WithLabelValues(name, store.ReasonOverlap)
 }
 
 // deleteJob drops a deleted job's series.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -249,7 +251,10 @@ func TestStoreOutageResumes(t *testing.T) {
 	clock := clockwork.NewFakeClockAt(t0)
 	tg := newTarget(t, 204)
 	a := startReplica(t, e, "a", clock, replicaOpts{ttl: time.Hour})
-	putJob(t, a.store, "tick", httpSpec(tg.srv.URL, "@every 1s"), t0)
+	sp := httpSpec(tg.srv.URL, "@every 1s")
+	// Time moves on while etcd restarts; catching up on every slot makes slot 4 the one sent.
+	sp.Misfire.CatchUp = job.CatchUpAll
+	putJob(t, a.store, "tick", sp, t0)
 	leaderOf(t, a)
 	drive(t, clock, tg, "tick", 1, 3)
 
@@ -464,5 +469,62 @@ func TestRunOfADeadLeaderBecomesUnknown(t *testing.T) {
 	}
 	if tg.has(dead.ID) {
 		t.Error("the run of the dead leader was sent again")
+	}
+}
+
+// With concurrency forbid, a slot due while the job's previous run is in flight is recorded as
+// skipped/overlap; once the run finishes, the next slot is dispatched.
+func TestForbidSkipsOverlappingRuns(t *testing.T) {
+	e := etcdtest.Start(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	release := make(chan struct{})
+	arrived := make(chan string, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- r.Header.Get(fence.HeaderRunID)
+		if r.Header.Get(fence.HeaderRunID) == slot("slow", 1) {
+			<-release // the first run is slow
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	a := startReplica(t, e, "a", clock, replicaOpts{})
+	sp := httpSpec(srv.URL, "@every 1s")
+	sp.Concurrency = job.ConcurrencyForbid
+	putJob(t, a.store, "slow", sp, t0)
+	leaderOf(t, a)
+	recorded := func(i int) store.Run {
+		var r store.Run
+		etcdtest.WaitFor(t, 20*time.Second, "record of "+slot("slow", i), func() bool {
+			var err error
+			r, err = a.store.GetRun(context.Background(), "slow", slot("slow", i))
+			return err == nil
+		})
+		return r
+	}
+	clock.Advance(time.Second)
+	if got := <-arrived; got != slot("slow", 1) {
+		t.Fatalf("first request %s", got)
+	}
+	for i := 2; i <= 3; i++ {
+		clock.Advance(time.Second)
+		if r := recorded(i); r.State != store.StateSkipped || r.Reason != store.ReasonOverlap {
+			t.Errorf("slot %d: %s/%s, want skipped/overlap", i, r.State, r.Reason)
+		}
+	}
+	close(release)
+	etcdtest.WaitFor(t, 20*time.Second, "slot 1 finished", func() bool { return recorded(1).State == store.StateSucceeded })
+	clock.Advance(time.Second)
+	if got := <-arrived; got != slot("slow", 4) {
+		t.Errorf("after the slow run finished, got %s, want slot 4", got)
+	}
+	if n := promtest.Value(t, a.reg, "schedulerd_runs_skipped_total", "job", "slow", "reason", "overlap"); n != 2 {
+		t.Errorf("skipped{overlap} = %v, want 2", n)
 	}
 }

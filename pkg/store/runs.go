@@ -39,6 +39,8 @@ const (
 	// ReasonCatchupLimit: with misfire.catchUp "all", more late slots were due than
 	// misfire.maxCatchUp; the oldest were not dispatched.
 	ReasonCatchupLimit = "catchup-limit"
+	// ReasonOverlap: concurrency "forbid", and an earlier run of the job was still in flight.
+	ReasonOverlap = "overlap"
 )
 
 // Run is a run record, the value of runs/<job>/<id>.
@@ -394,4 +396,13 @@ func (s *Store) MarkUnknown(ctx context.Context, f Fence, run Run, detail string
 	}
 	run.Revision = resp.Header.Revision
 	return run, nil
+}
+
+// InFlightCount counts a job's claimed runs without a result, whichever leader claimed them.
+func (s *Store) InFlightCount(ctx context.Context, jobName string) (int64, error) {
+	resp, err := s.client.Get(ctx, s.keys.InFlightJob(jobName), clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, s.fail(opInFlight, err)
+	}
+	return resp.Count, nil
 }
