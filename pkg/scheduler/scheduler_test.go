@@ -3,10 +3,10 @@ package scheduler_test
 import (
 	"context"
 	"errors"
-	"strconv"
-	"strings"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
