@@ -185,6 +185,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{name: "paused not a bool", body: withField(`"paused":"yes"`), pointers: []string{"#/paused"}},
 		{name: "reserved header", body: withHTTP(`"headers":{"Schedulerd-Fencing-Token":"1"}`), pointers: []string{"#/target/http/headers/Schedulerd-Fencing-Token"}},
 		{name: "bad method", body: withHTTP(`"method":"FETCH"`), pointers: []string{"#/target/http/method"}},
+		{name: "one-shot in the past", body: `{"schedule":"@at 2020-01-01T00:00:00Z","target":{"http":{"url":"http://127.0.0.1:9000/"}}}`, pointers: []string{"#/schedule"}},
 		{name: "several problems at once", body: `{"schedule":"nope","timezone":"Nowhere","target":{"http":{"url":"gopher://x"}}}`,
 			pointers: []string{"#/schedule", "#/timezone", "#/target/http/url"}},
 		{name: "bad update of an existing job", path: "/v1/jobs/existing", body: withField(`"timezone":"Mars/Base"`), pointers: []string{"#/timezone"}},
@@ -346,6 +347,16 @@ func TestJobLifecycle(t *testing.T) {
 		t.Errorf("nextRuns %v", next)
 	}
 
+	once := decode[struct {
+		Status struct{ State, NextRun string }
+	}](t, e.put(t, "once",
+		`{"schedule":"@at 2026-03-01T12:00:00+01:00","target":{"http":{"url":"http://127.0.0.1:9000/hook"}}}`))
+	if once.Status.State != "active" || once.Status.NextRun != "2026-03-01T11:00:00Z" {
+		t.Errorf("one-shot: %+v", once.Status)
+	}
+	if r := e.do(t, "DELETE", "/v1/jobs/once", "", ""); r.status != http.StatusNoContent {
+		t.Fatalf("delete once: %d", r.status)
+	}
 	berlin := decode[struct{ Status struct{ NextRuns []string } }](t, e.put(t, "berlin",
 		`{"schedule":"0 9 * * *","timezone":"Europe/Berlin","target":{"http":{"url":"http://127.0.0.1:9000/hook"}}}`))
 	if n := berlin.Status.NextRuns; len(n) != 5 || n[0] != "2026-03-02T09:00:00+01:00" {
@@ -363,7 +374,7 @@ func TestJobLifecycle(t *testing.T) {
 	if _, kv := snapshot(t, e.client); len(kv) != 1 { // only the stand-in leader key is left
 		t.Errorf("delete left keys behind: %v", kv)
 	}
-	if n := promtest.Value(t, e.reg, "schedulerd_http_requests_total", "route", "PUT /v1/jobs/{name}", "code", "201"); n != 2 {
+	if n := promtest.Value(t, e.reg, "schedulerd_http_requests_total", "route", "PUT /v1/jobs/{name}", "code", "201"); n != 3 {
 		t.Errorf("schedulerd_http_requests_total{PUT,201} = %v", n)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/schedulerd/schedulerd/pkg/job"
 	"github.com/schedulerd/schedulerd/pkg/problem"
+	"github.com/schedulerd/schedulerd/pkg/schedule"
 	"github.com/schedulerd/schedulerd/pkg/store"
 )
 
@@ -42,7 +43,8 @@ type jobView struct {
 }
 
 type jobStatus struct {
-	// State is active, paused or invalid (a stored spec this replica cannot schedule).
+	// State is active, paused, completed (a one-shot that has had its run) or invalid (a
+	// stored spec this replica cannot schedule).
 	State   string    `json:"state"`
 	Version int64     `json:"version"`
 	Created time.Time `json:"created"`
@@ -70,6 +72,8 @@ func view(j job.Job, cursor time.Time) jobView {
 		v.Status.State, v.Status.Error = "invalid", j.Invalid.Error()
 	case j.Spec.Paused:
 		v.Status.State = "paused"
+	case j.Next(cursor).IsZero():
+		v.Status.State = "completed" // a one-shot that fired (or was skipped): never again
 	default:
 		v.Status.NextRun = j.Next(cursor)
 		loc, err := time.LoadLocation(j.Spec.Timezone)
@@ -147,6 +151,11 @@ func (a *API) putJob(w http.ResponseWriter, r *http.Request) {
 			fields[i] = problem.FieldError{Pointer: f.Pointer, Detail: f.Detail}
 		}
 		problem.Write(w, r, invalid("Invalid job", fields))
+		return
+	}
+	if at, ok := oneShotInThePast(spec, a.cfg.Clock.Now()); ok {
+		problem.Write(w, r, invalid("Invalid job", []problem.FieldError{{Pointer: "#/schedule",
+			Detail: fmt.Sprintf("@at %s is in the past: a one-shot must be in the future", at.Format(time.RFC3339))}}))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.StoreTimeout)
@@ -305,4 +314,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v) // the status is sent; a broken connection has no one to tell
+}
+
+// oneShotInThePast reports an @at schedule whose instant has passed: stored, it would never fire.
+func oneShotInThePast(spec job.Spec, now time.Time) (time.Time, bool) {
+	sched, err := schedule.Parse(spec.Schedule, nil)
+	if err != nil {
+		return time.Time{}, false
+	}
+	at, ok := sched.(schedule.At)
+	return time.Time(at), ok && !time.Time(at).After(now)
 }

@@ -3,7 +3,7 @@
 //
 // Accepted forms: standard cron with 5 fields (minute precision) or 6 fields (leading
 // seconds field), the descriptors @yearly/@annually, @monthly, @weekly, @daily/@midnight and
-// @hourly, and "@every <duration>" (whole seconds, at least 1s). Cron fields are evaluated in
+// @hourly, "@every <duration>" (whole seconds, at least 1s), and "@at <RFC 3339 time>" (once). Cron fields are evaluated in
 // the job's time zone; @every counts from the instant its slots are anchored to.
 //
 // Parsing is delegated to github.com/robfig/cron/v3 (parser and Next only; its runner has no
@@ -89,6 +89,8 @@ func ParseDST(expr string, loc *time.Location, dst DST) (Schedule, error) {
 		return nil, errors.New("a TZ= prefix is not accepted; set the job's timezone field instead")
 	case strings.HasPrefix(expr, "@every"):
 		return parseEvery(expr)
+	case strings.HasPrefix(expr, "@at"):
+		return parseAt(expr)
 	}
 	s, err := parser.Parse(expr)
 	if err != nil {
@@ -121,6 +123,32 @@ func parseEvery(expr string) (Schedule, error) {
 		return nil, fmt.Errorf("@every: interval must be a whole number of seconds, at least 1s (got %s)", d)
 	}
 	return Every(d), nil
+}
+
+func parseAt(expr string) (Schedule, error) {
+	arg, ok := strings.CutPrefix(expr, "@at ")
+	if !ok {
+		return nil, errors.New(`@at needs an RFC 3339 time, as in "@at 2026-12-01T09:00:00+01:00"`)
+	}
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(arg))
+	if err != nil {
+		return nil, fmt.Errorf("@at: not an RFC 3339 time with an offset (2026-12-01T09:00:00+01:00 or …Z): %q", strings.TrimSpace(arg))
+	}
+	if t.Nanosecond() != 0 {
+		return nil, errors.New("@at: whole seconds only")
+	}
+	return At(t.UTC()), nil
+}
+
+// At fires once, at one instant: a one-shot job. Its time zone is the offset written in it.
+type At time.Time
+
+// Next returns the instant if t is before it, else the zero time: a one-shot never fires again.
+func (a At) Next(t time.Time) time.Time {
+	if t.Before(time.Time(a)) {
+		return time.Time(a)
+	}
+	return time.Time{}
 }
 
 // Every is a fixed interval, counted from the instant its slots are anchored to, in whole seconds.

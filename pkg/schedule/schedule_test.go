@@ -38,6 +38,8 @@ func TestNext(t *testing.T) {
 			[]string{"2026-03-29T07:00:00Z", "2026-03-30T07:00:00Z"}},
 		{"leap day", "0 0 29 2 *", nil, "2026-03-01T00:00:00Z",
 			[]string{"2028-02-29T00:00:00Z"}},
+		{"one-shot with an offset", "@at 2026-12-01T09:00:00+01:00", nil, "2026-03-01T00:00:00Z",
+			[]string{"2026-12-01T08:00:00Z", "0001-01-01T00:00:00Z"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,6 +62,7 @@ func TestParseRejects(t *testing.T) {
 	for _, expr := range []string{
 		"", "* * *", "* * * * * * *", "61 * * * *", "@every", "@every 500ms", "@every 1.5s", "@every -5s",
 		"@every banana", "@fortnightly", "CRON_TZ=Europe/Berlin 0 9 * * *", "TZ=UTC * * * * *", "0 0 30 2 *",
+		"@at", "@at tomorrow", "@at 2026-12-01T09:00:00", "@at 2026-12-01T09:00:00.5Z",
 	} {
 		if _, err := Parse(expr, nil); err == nil {
 			t.Errorf("Parse(%q) accepted an invalid schedule", expr)

@@ -528,3 +528,33 @@ func TestForbidSkipsOverlappingRuns(t *testing.T) {
 		t.Errorf("skipped{overlap} = %v, want 2", n)
 	}
 }
+
+// A one-shot fires once, and never again: not after more time, not after failover.
+func TestOneShotFiresOnceAcrossFailover(t *testing.T) {
+	e := etcdtest.Start(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	tg := newTarget(t, 204)
+	a := startReplica(t, e, "a", clock, replicaOpts{})
+	b := startReplica(t, e, "b", clock, replicaOpts{})
+	at := t0.Add(3 * time.Second)
+	j := putJob(t, a.store, "once", httpSpec(tg.srv.URL, "@at "+at.Format(time.RFC3339)), t0)
+	first := leaderOf(t, a, b)
+	clock.Advance(3 * time.Second)
+	etcdtest.WaitFor(t, 20*time.Second, "the one-shot", func() bool { return tg.has(store.RunID("once", at)) })
+	first.stop()
+	second := leaderOf(t, a, b)
+	if second == first {
+		t.Fatal("no failover")
+	}
+	for range 5 {
+		clock.Advance(time.Hour)
+	}
+	etcdtest.WaitFor(t, 20*time.Second, "the new leader to wait on the clock", func() bool {
+		return clock.BlockUntilContext(ctxTimeout(t, 10*time.Millisecond), 1) == nil
+	})
+	exactlyOnce(t, tg.received(), []string{store.RunID("once", at)})
+	_, cursor, err := a.store.GetJob(context.Background(), "once")
+	if err != nil || !j.Next(cursor).IsZero() {
+		t.Errorf("cursor %v (%v): the one-shot is not complete", cursor, err)
+	}
+}
