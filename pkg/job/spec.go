@@ -169,7 +169,7 @@ type Job struct {
 func (j *Job) Compile() {
 	loc, err := time.LoadLocation(j.Spec.Timezone)
 	if err == nil {
-		j.Schedule, err = schedule.ParseDST(j.Spec.Schedule, loc, schedule.DST{Gap: j.Spec.DST.Gap, Overlap: j.Spec.DST.Overlap})
+		j.Schedule, err = schedule.ParseJob(j.Spec.Schedule, loc, schedule.DST{Gap: j.Spec.DST.Gap, Overlap: j.Spec.DST.Overlap}, j.Name)
 	}
 	if err != nil {
 		j.Schedule, j.Invalid = nil, fmt.Errorf("job %q: %w", j.Name, err)

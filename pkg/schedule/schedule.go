@@ -22,8 +22,10 @@ package schedule
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -68,6 +70,13 @@ func Parse(expr string, loc *time.Location) (Schedule, error) {
 
 // ParseDST is Parse with a DST policy for cron schedules (@every ignores it).
 func ParseDST(expr string, loc *time.Location, dst DST) (Schedule, error) {
+	return ParseJob(expr, loc, dst, "")
+}
+
+// ParseJob is ParseDST for the job named name: an H in a cron field stands for a value
+// derived from the name (H, H/15), so jobs written "H * * * *" spread over the hour instead of
+// all firing at :00 — the same value on every replica, as long as the name stays the same.
+func ParseJob(expr string, loc *time.Location, dst DST, name string) (Schedule, error) {
 	switch dst.Gap {
 	case "", GapShift, GapSkip:
 	default:
@@ -91,6 +100,10 @@ func ParseDST(expr string, loc *time.Location, dst DST) (Schedule, error) {
 		return parseEvery(expr)
 	case strings.HasPrefix(expr, "@at"):
 		return parseAt(expr)
+	}
+	expr, err := expandH(expr, name)
+	if err != nil {
+		return nil, err
 	}
 	s, err := parser.Parse(expr)
 	if err != nil {
@@ -238,4 +251,50 @@ func gapEnd(lo, hi, wall time.Time, loc *time.Location) time.Time {
 func wallClock(t time.Time, loc *time.Location) time.Time {
 	w := t.In(loc)
 	return time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), time.UTC)
+}
+
+// fieldRanges are the value ranges of cron fields, seconds first.
+var fieldRanges = [6]struct{ min, max int }{{0, 59}, {0, 59}, {0, 23}, {1, 28}, {1, 12}, {0, 6}}
+
+// expandH replaces H and H/step in the fields of a cron expression with values hashed from
+// name: H becomes a value in the field's range (day of month 1–28, so every month has it);
+// H/step becomes offset/step with offset below step.
+func expandH(expr, name string) (string, error) {
+	if strings.HasPrefix(expr, "@") || !strings.Contains(expr, "H") {
+		return expr, nil
+	}
+	fields := strings.Fields(expr)
+	first := 0 // index in fieldRanges of fields[0]
+	switch len(fields) {
+	case 5:
+		first = 1
+	case 6:
+	default:
+		return expr, nil // the parser reports the field count
+	}
+	for i, f := range fields {
+		if !strings.HasPrefix(f, "H") {
+			if strings.Contains(f, "H") {
+				return "", fmt.Errorf("field %q: H stands alone or as H/step", f)
+			}
+			continue
+		}
+		r := fieldRanges[first+i]
+		h := fnv.New32a()
+		fmt.Fprintf(h, "%s/%d", name, first+i) // each field its own value
+		v := int(h.Sum32())
+		switch {
+		case f == "H":
+			fields[i] = strconv.Itoa(r.min + v%(r.max-r.min+1))
+		case strings.HasPrefix(f, "H/"):
+			step, err := strconv.Atoi(f[2:])
+			if err != nil || step < 1 || step > r.max-r.min+1 {
+				return "", fmt.Errorf("field %q: step must be from 1 to %d", f, r.max-r.min+1)
+			}
+			fields[i] = fmt.Sprintf("%d/%d", r.min+v%step, step)
+		default:
+			return "", fmt.Errorf("field %q: H stands alone or as H/step", f)
+		}
+	}
+	return strings.Join(fields, " "), nil
 }

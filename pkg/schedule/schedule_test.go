@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -66,6 +67,53 @@ func TestParseRejects(t *testing.T) {
 	} {
 		if _, err := Parse(expr, nil); err == nil {
 			t.Errorf("Parse(%q) accepted an invalid schedule", expr)
+		}
+	}
+}
+
+func TestHashedFields(t *testing.T) {
+	minuteOf := func(expr, name string) int {
+		t.Helper()
+		s, err := ParseJob(expr, nil, DST{}, name)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		return s.Next(at("2026-03-01T10:00:00Z")).Minute()
+	}
+	// Stable for a name, and spread over names.
+	if minuteOf("H * * * *", "report") != minuteOf("H * * * *", "report") {
+		t.Error("H is not stable for one name")
+	}
+	seen := map[int]bool{}
+	for i := range 100 {
+		seen[minuteOf("H * * * *", fmt.Sprintf("job-%d", i))] = true
+	}
+	if len(seen) < 30 {
+		t.Errorf("100 jobs written H * * * * use only %d distinct minutes", len(seen))
+	}
+	// H/15 fires four times an hour at a fixed offset below 15.
+	s, err := ParseJob("H/15 * * * *", nil, DST{}, "report")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := s.Next(at("2026-03-01T10:00:00Z"))
+	b := s.Next(a)
+	if b.Sub(a) != 15*time.Minute || a.Minute() >= 15 {
+		t.Errorf("H/15 fired at %v then %v", a, b)
+	}
+	// H in the day of month stays within 1–28, so every month has it.
+	for i := range 50 {
+		s, err := ParseJob("0 0 H * *", nil, DST{}, fmt.Sprintf("monthly-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := s.Next(at("2026-02-01T00:00:00Z")).Day(); d < 1 || d > 28 {
+			t.Errorf("H day of month %d", d)
+		}
+	}
+	for _, bad := range []string{"H/0 * * * *", "H/61 * * * *", "1H * * * *", "H-5 * * * *"} {
+		if _, err := ParseJob(bad, nil, DST{}, "x"); err == nil {
+			t.Errorf("%q accepted", bad)
 		}
 	}
 }
