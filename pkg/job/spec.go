@@ -2,6 +2,7 @@ package job
 
 import (
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/schedulerd/schedulerd/pkg/schedule"
@@ -33,6 +34,9 @@ type Spec struct {
 	DST DST `json:"dst,omitzero"`
 	// History bounds the job's run records; the leader prunes older ones.
 	History History `json:"history,omitzero"`
+	// Jitter delays each run by a stable pseudo-random amount below it (derived from the run
+	// id, recorded in the run), so jobs due at the same instant do not all hit at once.
+	Jitter Duration `json:"jitter,omitzero"`
 	// Concurrency: may a run start while an earlier one of the job is in flight ("allow",
 	// default), or is it skipped with reason "overlap" ("forbid")?
 	Concurrency Concurrency `json:"concurrency,omitempty"`
@@ -192,4 +196,14 @@ func (j *Job) Next(cursor time.Time) time.Time {
 // Reanchors reports whether changing from old to s starts a new schedule (see ScheduledFrom).
 func (s Spec) Reanchors(old Spec) bool {
 	return s.Schedule != old.Schedule || s.Timezone != old.Timezone || s.Paused != old.Paused
+}
+
+// JitterFor is the delay of run id: below the job's jitter, the same wherever it is computed.
+func (s Spec) JitterFor(runID string) time.Duration {
+	if s.Jitter <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(runID))
+	return time.Duration(h.Sum64()%uint64(s.Jitter/Duration(time.Millisecond))) * time.Millisecond
 }

@@ -34,6 +34,7 @@ const (
 	MaxHistoryKeep   = 100_000
 	MinHistoryMaxAge = time.Minute
 	MaxMaxCatchUp    = 1000
+	MaxJitter        = time.Hour
 )
 
 // FieldError names one invalid field by JSON Pointer ("#/target/http/url").
@@ -100,6 +101,9 @@ func (s Spec) Validate() error {
 	}
 	if _, err := schedule.Parse(s.Schedule, loc); err != nil {
 		v.add("#/schedule", "%v", err)
+	}
+	if s.Jitter < 0 || s.Jitter.D() > MaxJitter || (s.Jitter > 0 && s.Jitter.D() < time.Millisecond) {
+		v.add("#/jitter", "must be from 1ms to %s", MaxJitter)
 	}
 	switch s.Concurrency {
 	case "", ConcurrencyAllow, ConcurrencyForbid:

@@ -207,6 +207,8 @@ func (l *loop) fire(p *plan, now time.Time) error {
 		}
 		if reason != "" {
 			r.State, r.Reason = store.StateSkipped, reason
+		} else {
+			r.Jitter = job.Duration(j.Spec.JitterFor(r.ID))
 		}
 		return r
 	}
@@ -258,6 +260,7 @@ func (l *loop) fire(p *plan, now time.Time) error {
 		}
 		if n > 0 {
 			runs = []store.Run{run(r.Scheduled, store.ReasonOverlap)}
+			runs[0].Jitter = 0
 		}
 	}
 	return l.claim(j, runs)
@@ -374,7 +377,7 @@ func (l *loop) reap(now time.Time) error {
 		if j, ok := l.s.cfg.Cache.Get(r.Job); ok && j.Invalid == nil {
 			timeout = j.Spec.Target.HTTP.Timeout.D()
 		}
-		if now.Sub(r.Claimed) < timeout+reapMargin {
+		if now.Sub(r.Claimed) < r.Jitter.D()+timeout+reapMargin {
 			continue // its claimer may still be delivering it
 		}
 		detail := fmt.Sprintf("claimed by %s (term %s), which ended before recording a result; not sent again (at most once)", r.Replica, r.Term)

@@ -186,11 +186,20 @@ func (s *Scheduler) dispatch(j job.Job, run store.Run) {
 		defer s.metrics.inFlight.Dec()
 		log := s.log.With(zap.String("job", run.Job), zap.String("run", run.ID), zap.Stringer("token", run.Token))
 
+		if d := run.Jitter.D(); d > 0 {
+			t := s.clock.NewTimer(d)
+			select {
+			case <-t.Chan():
+			case <-s.dispatchCtx.Done(): // shutdown: Execute below fails at once, and is recorded
+				t.Stop()
+			}
+		}
 		ctx, cancel := clockwork.WithTimeout(s.dispatchCtx, s.clock, j.Spec.Target.HTTP.Timeout.D())
 		defer cancel()
 		run.Attempts = 1
 		run.Started = s.clock.Now()
-		s.metrics.lateness.Observe(run.Started.Sub(run.Scheduled).Seconds())
+		// Lateness is the scheduler's, not the jitter the job asked for.
+		s.metrics.lateness.Observe(run.Started.Sub(run.Scheduled.Add(run.Jitter.D())).Seconds())
 		res := s.cfg.Executor.Execute(ctx, j, fence.Dispatch{
 			Job: run.Job, RunID: run.ID, Scheduled: run.Scheduled, Token: run.Token, Attempt: run.Attempts,
 		})

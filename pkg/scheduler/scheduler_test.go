@@ -558,3 +558,39 @@ func TestOneShotFiresOnceAcrossFailover(t *testing.T) {
 		t.Errorf("cursor %v (%v): the one-shot is not complete", cursor, err)
 	}
 }
+
+// Jitter delays a run by its recorded, stable amount.
+func TestJitterDelaysTheRun(t *testing.T) {
+	e := etcdtest.Start(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	tg := newTarget(t, 204)
+	a := startReplica(t, e, "a", clock, replicaOpts{})
+	sp := httpSpec(tg.srv.URL, "@every 1h")
+	sp.Jitter = job.Duration(10 * time.Minute)
+	putJob(t, a.store, "spread", sp, t0)
+	leaderOf(t, a)
+	slot1 := t0.Add(time.Hour)
+	id := store.RunID("spread", slot1)
+	want := sp.JitterFor(id)
+	if want <= 0 || want >= 10*time.Minute {
+		t.Fatalf("jitter %v out of range", want)
+	}
+	etcdtest.WaitFor(t, 20*time.Second, "the loop to wait on the clock", func() bool {
+		return clock.BlockUntilContext(ctxTimeout(t, 10*time.Millisecond), 1) == nil
+	})
+	clock.Advance(time.Hour)
+	etcdtest.WaitFor(t, 20*time.Second, "the claim", func() bool {
+		r, err := a.store.GetRun(context.Background(), "spread", id)
+		return err == nil && r.Jitter.D() == want
+	})
+	etcdtest.WaitFor(t, 20*time.Second, "the delayed request", func() bool {
+		if tg.has(id) {
+			return true
+		}
+		clock.Advance(10 * time.Second)
+		return false
+	})
+	if sent := clock.Now(); sent.Before(slot1.Add(want)) {
+		t.Errorf("sent by %v, before its jitter %v had passed", sent.Sub(slot1), want)
+	}
+}

@@ -53,16 +53,18 @@ type Run struct {
 	Token     fence.Token `json:"token"`
 	// Term identifies the leadership term that claimed the run (replica id and a nonce), so a
 	// retried claim can tell its own earlier commit from someone else's.
-	Term       string       `json:"term"`
-	Replica    string       `json:"replica"`
-	JobVersion int64        `json:"jobVersion"`
-	Claimed    time.Time    `json:"claimed"`
-	Attempts   int          `json:"attempts,omitempty"`
-	Started    time.Time    `json:"started,omitzero"`
-	Finished   time.Time    `json:"finished,omitzero"`
-	Duration   job.Duration `json:"duration,omitzero"`
-	Status     int          `json:"status,omitempty"`
-	Error      string       `json:"error,omitempty"`
+	Term       string    `json:"term"`
+	Replica    string    `json:"replica"`
+	JobVersion int64     `json:"jobVersion"`
+	Claimed    time.Time `json:"claimed"`
+	// Jitter is the delay the job's jitter gave this run before its request.
+	Jitter   job.Duration `json:"jitter,omitzero"`
+	Attempts int          `json:"attempts,omitempty"`
+	Started  time.Time    `json:"started,omitzero"`
+	Finished time.Time    `json:"finished,omitzero"`
+	Duration job.Duration `json:"duration,omitzero"`
+	Status   int          `json:"status,omitempty"`
+	Error    string       `json:"error,omitempty"`
 
 	// Revision is the record's etcd mod revision, for conditional updates.
 	Revision int64 `json:"-"`
