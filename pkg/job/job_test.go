@@ -58,6 +58,12 @@ func TestValidate(t *testing.T) {
 		{"history bounds", func(s *job.Spec) { s.History = job.History{Keep: 10, MaxAge: job.Duration(time.Hour)} }, nil},
 		{"history too small", func(s *job.Spec) { s.History = job.History{Keep: 3, MaxAge: job.Duration(time.Second)} },
 			[]string{"#/history/keep", "#/history/maxAge"}},
+		{"retries", func(s *job.Spec) {
+			s.Retry = job.Retry{Attempts: 3, Backoff: job.Duration(time.Second), MaxBackoff: job.Duration(time.Minute), On: []job.RetryOn{"5xx"}}
+		}, nil},
+		{"bad retries", func(s *job.Spec) {
+			s.Retry = job.Retry{Attempts: 11, Backoff: job.Duration(time.Millisecond), MaxBackoff: job.Duration(2 * time.Hour), On: []job.RetryOn{"4xx"}}
+		}, []string{"#/retry/attempts", "#/retry/backoff", "#/retry/maxBackoff", "#/retry/on/0"}},
 		{"forbid overlap", func(s *job.Spec) { s.Concurrency = "forbid" }, nil},
 		{"bad concurrency", func(s *job.Spec) { s.Concurrency = "replace-maybe" }, []string{"#/concurrency"}},
 		{"catch up all", func(s *job.Spec) { s.Misfire.CatchUp, s.Misfire.MaxCatchUp = "all", 5 }, nil},

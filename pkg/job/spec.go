@@ -3,6 +3,7 @@ package job
 import (
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"time"
 
 	"github.com/schedulerd/schedulerd/pkg/schedule"
@@ -34,6 +35,8 @@ type Spec struct {
 	DST DST `json:"dst,omitzero"`
 	// History bounds the job's run records; the leader prunes older ones.
 	History History `json:"history,omitzero"`
+	// Retry re-sends a failed attempt of a run (same run id, Schedulerd-Attempt counting up).
+	Retry Retry `json:"retry,omitzero"`
 	// Jitter delays each run by a stable pseudo-random amount below it (derived from the run
 	// id, recorded in the run), so jobs due at the same instant do not all hit at once.
 	Jitter Duration `json:"jitter,omitzero"`
@@ -41,6 +44,30 @@ type Spec struct {
 	// default), or is it skipped with reason "overlap" ("forbid")?
 	Concurrency Concurrency `json:"concurrency,omitempty"`
 }
+
+// Retry is a run's retry policy: up to Attempts attempts in all, waiting an exponentially
+// growing, jittered delay from Backoff up to MaxBackoff between them (or the target's
+// Retry-After, when longer), for the failures named in On.
+type Retry struct {
+	Attempts   int       `json:"attempts,omitempty"`
+	Backoff    Duration  `json:"backoff,omitzero"`
+	MaxBackoff Duration  `json:"maxBackoff,omitzero"`
+	On         []RetryOn `json:"on,omitempty"`
+}
+
+// RetryOn names a kind of failed attempt.
+type RetryOn string
+
+// Retryable failures.
+const (
+	Retry5xx     RetryOn = "5xx"     // the target answered 500–599
+	Retry429     RetryOn = "429"     // the target answered 429 Too Many Requests
+	RetryTimeout RetryOn = "timeout" // no answer within the timeout
+	RetryConnect RetryOn = "connect" // the connection could not be made
+)
+
+// RetryOnAll is every retryable failure, the default of Retry.On.
+var RetryOnAll = []RetryOn{Retry5xx, Retry429, RetryTimeout, RetryConnect}
 
 // Concurrency is an overlap policy.
 type Concurrency string
@@ -123,6 +150,18 @@ func (s Spec) WithDefaults() Spec {
 	}
 	if s.History.MaxAge == 0 {
 		s.History.MaxAge = Duration(DefaultHistoryAge)
+	}
+	if s.Retry.Attempts == 0 {
+		s.Retry.Attempts = 1
+	}
+	if s.Retry.Backoff == 0 {
+		s.Retry.Backoff = Duration(time.Second)
+	}
+	if s.Retry.MaxBackoff == 0 {
+		s.Retry.MaxBackoff = Duration(time.Minute)
+	}
+	if len(s.Retry.On) == 0 {
+		s.Retry.On = slices.Clone(RetryOnAll)
 	}
 	if s.Concurrency == "" {
 		s.Concurrency = ConcurrencyAllow

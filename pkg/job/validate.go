@@ -35,6 +35,7 @@ const (
 	MinHistoryMaxAge = time.Minute
 	MaxMaxCatchUp    = 1000
 	MaxJitter        = time.Hour
+	MaxAttempts      = 10
 )
 
 // FieldError names one invalid field by JSON Pointer ("#/target/http/url").
@@ -104,6 +105,20 @@ func (s Spec) Validate() error {
 	}
 	if s.Jitter < 0 || s.Jitter.D() > MaxJitter || (s.Jitter > 0 && s.Jitter.D() < time.Millisecond) {
 		v.add("#/jitter", "must be from 1ms to %s", MaxJitter)
+	}
+	if a := s.Retry.Attempts; a < 0 || a > MaxAttempts {
+		v.add("#/retry/attempts", "must be from 1 to %d (attempts in all; 0 or absent means 1, no retry)", MaxAttempts)
+	}
+	if b := s.Retry.Backoff; b < 0 || (b != 0 && (b.D() < 100*time.Millisecond || b.D() > time.Hour)) {
+		v.add("#/retry/backoff", "must be from 100ms to 1h")
+	}
+	if m := s.Retry.MaxBackoff; m < 0 || m.D() > time.Hour || (m != 0 && m < max(s.Retry.Backoff, Duration(time.Second))) {
+		v.add("#/retry/maxBackoff", "must be from the backoff (and 1s) to 1h")
+	}
+	for i, on := range s.Retry.On {
+		if !slices.Contains(RetryOnAll, on) {
+			v.add(fmt.Sprintf("#/retry/on/%d", i), "must be one of 5xx, 429, timeout, connect")
+		}
 	}
 	switch s.Concurrency {
 	case "", ConcurrencyAllow, ConcurrencyForbid:

@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/schedulerd/schedulerd/pkg/fence"
 	"github.com/schedulerd/schedulerd/pkg/job"
@@ -64,7 +66,7 @@ func (e *HTTPExecutor) Execute(ctx context.Context, j job.Job, d fence.Dispatch)
 	// Read a bounded amount so the connection can be reused; the body is not recorded yet.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return Result{Status: resp.StatusCode, Err: fmt.Errorf("target answered %s", resp.Status)}
+		return Result{Status: resp.StatusCode, Err: fmt.Errorf("target answered %s", resp.Status), RetryAfter: retryAfter(resp.Header)}
 	}
 	return Result{Status: resp.StatusCode}
 }
@@ -82,4 +84,22 @@ func describe(ctx context.Context, err error) error {
 		return fmt.Errorf("cancelled (replica shutting down): %w", err)
 	}
 	return fmt.Errorf("request failed: %w", err)
+}
+
+// retryAfter reads Retry-After: delay-seconds, or an HTTP date taken relative to the response's
+// own Date (not this replica's clock). Zero when absent or unreadable.
+func retryAfter(h http.Header) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs > 0 {
+		return time.Duration(secs) * time.Second
+	}
+	at, err1 := http.ParseTime(v)
+	date, err2 := http.ParseTime(h.Get("Date"))
+	if err1 != nil || err2 != nil || !at.After(date) {
+		return 0
+	}
+	return at.Sub(date)
 }

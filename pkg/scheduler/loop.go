@@ -373,11 +373,13 @@ func (l *loop) reap(now time.Time) error {
 		if r.State != store.StateClaimed || r.Term == l.termID {
 			continue
 		}
-		timeout := job.DefaultTimeout
+		// The longest its claimer could still be at it: every attempt and the waits between.
+		budget := job.DefaultTimeout
 		if j, ok := l.s.cfg.Cache.Get(r.Job); ok && j.Invalid == nil {
-			timeout = j.Spec.Target.HTTP.Timeout.D()
+			rt := j.Spec.Retry
+			budget = time.Duration(rt.Attempts)*j.Spec.Target.HTTP.Timeout.D() + time.Duration(rt.Attempts-1)*rt.MaxBackoff.D()
 		}
-		if now.Sub(r.Claimed) < r.Jitter.D()+timeout+reapMargin {
+		if now.Sub(r.Claimed) < r.Jitter.D()+budget+reapMargin {
 			continue // its claimer may still be delivering it
 		}
 		detail := fmt.Sprintf("claimed by %s (term %s), which ended before recording a result; not sent again (at most once)", r.Replica, r.Term)

@@ -3,6 +3,10 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,6 +31,8 @@ type Result struct {
 	// Status is the target's HTTP status; 0 when no answer arrived.
 	Status int
 	Err    error
+	// RetryAfter is how long the target asked to wait before the next attempt (Retry-After).
+	RetryAfter time.Duration
 }
 
 // Config of a Scheduler. Store, Cache and ReplicaID are required.
@@ -194,26 +200,43 @@ func (s *Scheduler) dispatch(j job.Job, run store.Run) {
 				t.Stop()
 			}
 		}
-		ctx, cancel := clockwork.WithTimeout(s.dispatchCtx, s.clock, j.Spec.Target.HTTP.Timeout.D())
-		defer cancel()
-		run.Attempts = 1
-		run.Started = s.clock.Now()
-		// Lateness is the scheduler's, not the jitter the job asked for.
-		s.metrics.lateness.Observe(run.Started.Sub(run.Scheduled.Add(run.Jitter.D())).Seconds())
-		res := s.cfg.Executor.Execute(ctx, j, fence.Dispatch{
-			Job: run.Job, RunID: run.ID, Scheduled: run.Scheduled, Token: run.Token, Attempt: run.Attempts,
-		})
-		run.Finished = s.clock.Now()
-		run.Duration = job.Duration(run.Finished.Sub(run.Started))
-		run.Status = res.Status
-		s.metrics.duration.Observe(run.Finished.Sub(run.Started).Seconds())
-		if res.Err == nil {
-			run.State = store.StateSucceeded
-			log.Info("run succeeded", zap.Int("status", res.Status), zap.Duration("duration", run.Duration.D()))
-		} else {
-			run.State, run.Error = store.StateFailed, res.Err.Error()
-			log.Warn("run failed", zap.Int("status", res.Status), zap.Duration("duration", run.Duration.D()), zap.Error(res.Err))
+		retry := j.Spec.Retry
+		bo := retry.Backoff.D()
+		for attempt := 1; ; attempt++ {
+			res, a := s.attempt(j, run, attempt)
+			run.Attempts = attempt
+			run.AttemptLog = append(run.AttemptLog, a)
+			if attempt == 1 {
+				run.Started = a.Started
+				// Lateness is the scheduler's, not the jitter the job asked for.
+				s.metrics.lateness.Observe(run.Started.Sub(run.Scheduled.Add(run.Jitter.D())).Seconds())
+			}
+			run.Finished = a.Started.Add(a.Duration.D())
+			run.Duration = job.Duration(run.Finished.Sub(run.Started))
+			run.Status, run.Error = res.Status, a.Error
+			if res.Err == nil {
+				run.State = store.StateSucceeded
+				log.Info("run succeeded", zap.Int("status", res.Status), zap.Int("attempt", attempt), zap.Duration("duration", run.Duration.D()))
+				break
+			}
+			run.State = store.StateFailed
+			if attempt >= retry.Attempts || !retryable(res, retry.On) || s.dispatchCtx.Err() != nil {
+				log.Warn("run failed", zap.Int("status", res.Status), zap.Int("attempt", attempt), zap.Duration("duration", run.Duration.D()), zap.Error(res.Err))
+				break
+			}
+			// Exponential, jittered over its upper half, or the target's Retry-After if longer.
+			wait := bo/2 + time.Duration(rand.Int64N(int64(bo/2)+1))
+			wait = min(max(wait, res.RetryAfter), time.Hour)
+			bo = min(2*bo, retry.MaxBackoff.D())
+			log.Info("attempt failed; retrying", zap.Int("status", res.Status), zap.Int("attempt", attempt), zap.Duration("wait", wait), zap.Error(res.Err))
+			t := s.clock.NewTimer(wait)
+			select {
+			case <-t.Chan():
+			case <-s.dispatchCtx.Done():
+				t.Stop()
+			}
 		}
+		s.metrics.duration.Observe(run.Duration.D().Seconds())
 		s.metrics.runs.WithLabelValues(run.Job, string(run.State)).Inc()
 		s.record(log, run)
 	}()
@@ -242,4 +265,40 @@ func (s *Scheduler) record(log *zap.Logger, run store.Run) {
 			return
 		}
 	}
+}
+
+// attempt sends one attempt of run and reports it.
+func (s *Scheduler) attempt(j job.Job, run store.Run, n int) (Result, store.Attempt) {
+	ctx, cancel := clockwork.WithTimeout(s.dispatchCtx, s.clock, j.Spec.Target.HTTP.Timeout.D())
+	defer cancel()
+	a := store.Attempt{Started: s.clock.Now()}
+	res := s.cfg.Executor.Execute(ctx, j, fence.Dispatch{
+		Job: run.Job, RunID: run.ID, Scheduled: run.Scheduled, Token: run.Token, Attempt: n,
+	})
+	a.Duration, a.Status = job.Duration(s.clock.Now().Sub(a.Started)), res.Status
+	if res.Err != nil {
+		a.Error = res.Err.Error()
+	}
+	return res, a
+}
+
+// retryable reports whether a failed attempt is of a kind the job retries.
+func retryable(res Result, on []job.RetryOn) bool {
+	var kind job.RetryOn
+	var op *net.OpError
+	switch {
+	case res.Status >= 500 && res.Status <= 599:
+		kind = job.Retry5xx
+	case res.Status == http.StatusTooManyRequests:
+		kind = job.Retry429
+	case res.Status != 0:
+		return false // any other answer is the target's verdict
+	case errors.Is(res.Err, context.DeadlineExceeded):
+		kind = job.RetryTimeout
+	case errors.As(res.Err, &op) && op.Op == "dial":
+		kind = job.RetryConnect
+	default:
+		return false
+	}
+	return slices.Contains(on, kind)
 }

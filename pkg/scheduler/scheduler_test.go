@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -592,5 +593,87 @@ func TestJitterDelaysTheRun(t *testing.T) {
 	})
 	if sent := clock.Now(); sent.Before(slot1.Add(want)) {
 		t.Errorf("sent by %v, before its jitter %v had passed", sent.Sub(slot1), want)
+	}
+}
+
+// Retries: same run id, Schedulerd-Attempt counting up, the target's Retry-After honoured,
+// each attempt in the record; a 4xx answer is not retried.
+func TestRetries(t *testing.T) {
+	e := etcdtest.Start(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	type req struct {
+		run, attempt string
+		at           time.Time
+	}
+	reqs := make(chan req, 10)
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqs <- req{r.Header.Get(fence.HeaderRunID), r.Header.Get(fence.HeaderAttempt), clock.Now()}
+		if r.URL.Path == "/bad" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		switch calls.Add(1) {
+		case 1:
+			w.Header().Set("Retry-After", "20")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case 2:
+			w.WriteHeader(http.StatusBadGateway)
+		default:
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}))
+	defer srv.Close()
+	a := startReplica(t, e, "a", clock, replicaOpts{})
+	retry := job.Retry{Attempts: 3, Backoff: job.Duration(time.Second), MaxBackoff: job.Duration(2 * time.Second)}
+	sp := httpSpec(srv.URL+"/flaky", "@every 1h")
+	sp.Retry = retry
+	putJob(t, a.store, "flaky", sp, t0)
+	bad := httpSpec(srv.URL+"/bad", "@every 1h")
+	bad.Retry = retry
+	putJob(t, a.store, "bad", bad, t0)
+	leaderOf(t, a)
+	etcdtest.WaitFor(t, 20*time.Second, "the loop to wait on the clock", func() bool {
+		return clock.BlockUntilContext(ctxTimeout(t, 10*time.Millisecond), 1) == nil
+	})
+	clock.Advance(time.Hour)
+	var got []req
+	etcdtest.WaitFor(t, 30*time.Second, "four requests", func() bool {
+		select {
+		case r := <-reqs:
+			got = append(got, r)
+		default:
+			clock.Advance(time.Second)
+		}
+		return len(got) == 4
+	})
+	var flaky []req
+	for _, r := range got {
+		if r.run == store.RunID("flaky", t0.Add(time.Hour)) {
+			flaky = append(flaky, r)
+		}
+	}
+	if len(flaky) != 3 || flaky[0].attempt != "1" || flaky[1].attempt != "2" || flaky[2].attempt != "3" {
+		t.Fatalf("flaky requests %+v", flaky)
+	}
+	if d := flaky[1].at.Sub(flaky[0].at); d < 20*time.Second {
+		t.Errorf("second attempt %v after the first; the target asked for 20s", d)
+	}
+	record := func(name string) store.Run {
+		var r store.Run
+		etcdtest.WaitFor(t, 20*time.Second, name+" recorded", func() bool {
+			var err error
+			r, err = a.store.GetRun(context.Background(), name, store.RunID(name, t0.Add(time.Hour)))
+			return err == nil && r.State != store.StateClaimed
+		})
+		return r
+	}
+	r := record("flaky")
+	if r.State != store.StateSucceeded || r.Attempts != 3 || len(r.AttemptLog) != 3 ||
+		r.AttemptLog[0].Status != 503 || r.AttemptLog[1].Status != 502 || r.AttemptLog[2].Status != 204 {
+		t.Errorf("flaky record: %s, %d attempts, log %+v", r.State, r.Attempts, r.AttemptLog)
+	}
+	if r := record("bad"); r.State != store.StateFailed || r.Attempts != 1 {
+		t.Errorf("a 400 was retried: %s after %d attempts", r.State, r.Attempts)
 	}
 }

@@ -60,6 +60,8 @@ type Run struct {
 	// Jitter is the delay the job's jitter gave this run before its request.
 	Jitter   job.Duration `json:"jitter,omitzero"`
 	Attempts int          `json:"attempts,omitempty"`
+	// AttemptLog has one entry per attempt, oldest first; the fields below are the last one's.
+	AttemptLog []Attempt `json:"attemptLog,omitempty"`
 	Started  time.Time    `json:"started,omitzero"`
 	Finished time.Time    `json:"finished,omitzero"`
 	Duration job.Duration `json:"duration,omitzero"`
@@ -71,6 +73,14 @@ type Run struct {
 	// ClaimRevision is the etcd revision of the claim that created the record (as read back;
 	// zero on a record not read from etcd). Claims of later terms have later revisions.
 	ClaimRevision int64 `json:"-"`
+}
+
+// Attempt is one request of a run.
+type Attempt struct {
+	Started  time.Time    `json:"started"`
+	Duration job.Duration `json:"duration"`
+	Status   int          `json:"status,omitempty"`
+	Error    string       `json:"error,omitempty"`
 }
 
 // RunID is the deterministic id of a scheduled run: "<job>@<scheduled time, RFC 3339 UTC>".
