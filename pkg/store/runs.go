@@ -61,12 +61,12 @@ type Run struct {
 	Jitter   job.Duration `json:"jitter,omitzero"`
 	Attempts int          `json:"attempts,omitempty"`
 	// AttemptLog has one entry per attempt, oldest first; the fields below are the last one's.
-	AttemptLog []Attempt `json:"attemptLog,omitempty"`
-	Started  time.Time    `json:"started,omitzero"`
-	Finished time.Time    `json:"finished,omitzero"`
-	Duration job.Duration `json:"duration,omitzero"`
-	Status   int          `json:"status,omitempty"`
-	Error    string       `json:"error,omitempty"`
+	AttemptLog []Attempt    `json:"attemptLog,omitempty"`
+	Started    time.Time    `json:"started,omitzero"`
+	Finished   time.Time    `json:"finished,omitzero"`
+	Duration   job.Duration `json:"duration,omitzero"`
+	Status     int          `json:"status,omitempty"`
+	Error      string       `json:"error,omitempty"`
 
 	// Revision is the record's etcd mod revision, for conditional updates.
 	Revision int64 `json:"-"`
