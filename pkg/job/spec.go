@@ -37,6 +37,10 @@ type Spec struct {
 	History History `json:"history,omitzero"`
 	// Retry re-sends a failed attempt of a run (same run id, Schedulerd-Attempt counting up).
 	Retry Retry `json:"retry,omitzero"`
+	// Delivery: a run whose leader died before recording a result is marked unknown and not
+	// sent again ("atMostOnce", default), or sent again by the next leader with the same run
+	// id ("atLeastOnce"; a target guarded by package fence drops a duplicate).
+	Delivery Delivery `json:"delivery,omitempty"`
 	// Jitter delays each run by a stable pseudo-random amount below it (derived from the run
 	// id, recorded in the run), so jobs due at the same instant do not all hit at once.
 	Jitter Duration `json:"jitter,omitzero"`
@@ -68,6 +72,15 @@ const (
 
 // RetryOnAll is every retryable failure, the default of Retry.On.
 var RetryOnAll = []RetryOn{Retry5xx, Retry429, RetryTimeout, RetryConnect}
+
+// Delivery is a delivery guarantee across leader failure.
+type Delivery string
+
+// Delivery guarantees.
+const (
+	AtMostOnce  Delivery = "atMostOnce"
+	AtLeastOnce Delivery = "atLeastOnce"
+)
 
 // Concurrency is an overlap policy.
 type Concurrency string
@@ -162,6 +175,9 @@ func (s Spec) WithDefaults() Spec {
 	}
 	if len(s.Retry.On) == 0 {
 		s.Retry.On = slices.Clone(RetryOnAll)
+	}
+	if s.Delivery == "" {
+		s.Delivery = AtMostOnce
 	}
 	if s.Concurrency == "" {
 		s.Concurrency = ConcurrencyAllow

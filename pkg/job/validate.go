@@ -120,6 +120,11 @@ func (s Spec) Validate() error {
 			v.add(fmt.Sprintf("#/retry/on/%d", i), "must be one of 5xx, 429, timeout, connect")
 		}
 	}
+	switch s.Delivery {
+	case "", AtMostOnce, AtLeastOnce:
+	default:
+		v.add("#/delivery", "must be %q or %q", AtMostOnce, AtLeastOnce)
+	}
 	switch s.Concurrency {
 	case "", ConcurrencyAllow, ConcurrencyForbid:
 	default:

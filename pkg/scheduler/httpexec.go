@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/schedulerd/schedulerd/pkg/fence"
 	"github.com/schedulerd/schedulerd/pkg/job"
+	"github.com/schedulerd/schedulerd/pkg/problem"
 )
 
 // UserAgent is sent with every dispatch.
@@ -64,7 +66,11 @@ func (e *HTTPExecutor) Execute(ctx context.Context, j job.Job, d fence.Dispatch)
 	}
 	defer resp.Body.Close()
 	// Read a bounded amount so the connection can be reused; the body is not recorded yet.
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode == http.StatusConflict && duplicateRun(resp.Header, answer) {
+		// A target guarded by package fence had this run already: delivered before.
+		return Result{Status: resp.StatusCode, AlreadyDelivered: true}
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return Result{Status: resp.StatusCode, Err: fmt.Errorf("target answered %s", resp.Status), RetryAfter: retryAfter(resp.Header)}
 	}
@@ -102,4 +108,13 @@ func retryAfter(h http.Header) time.Duration {
 		return 0
 	}
 	return at.Sub(date)
+}
+
+// duplicateRun tells whether an answer is the fence middleware's fence-duplicate-run problem.
+func duplicateRun(h http.Header, body []byte) bool {
+	if !strings.HasPrefix(h.Get("Content-Type"), problem.ContentType) {
+		return false
+	}
+	var p problem.Details
+	return json.Unmarshal(body, &p) == nil && p.Type == problem.TypeBase+"fence-duplicate-run"
 }

@@ -382,6 +382,24 @@ func (l *loop) reap(now time.Time) error {
 		if now.Sub(r.Claimed) < r.Jitter.D()+budget+reapMargin {
 			continue // its claimer may still be delivering it
 		}
+		if j, ok := l.s.cfg.Cache.Get(r.Job); ok && j.Invalid == nil && j.Spec.Delivery == job.AtLeastOnce {
+			was := r.Term
+			r.Term, r.Replica, r.Claimed = l.termID, l.s.cfg.ReplicaID, now
+			taken, err := l.s.cfg.Store.Reclaim(ctx, l.fence, r)
+			switch {
+			case errors.Is(err, fence.ErrFenced):
+				return err
+			case errors.Is(err, store.ErrRunChanged):
+				continue
+			case err != nil:
+				l.log.Warn("taking over a run failed; will retry", zap.String("run", r.ID), zap.Error(err))
+				return nil
+			}
+			l.log.Warn("sending again a run whose leader ended before recording a result (at least once)",
+				zap.String("job", r.Job), zap.String("run", r.ID), zap.String("claimedBy", was))
+			l.s.dispatch(j, taken)
+			continue
+		}
 		detail := fmt.Sprintf("claimed by %s (term %s), which ended before recording a result; not sent again (at most once)", r.Replica, r.Term)
 		_, err := l.s.cfg.Store.MarkUnknown(ctx, l.fence, r, detail, now)
 		switch {

@@ -33,6 +33,9 @@ type Result struct {
 	Err    error
 	// RetryAfter is how long the target asked to wait before the next attempt (Retry-After).
 	RetryAfter time.Duration
+	// AlreadyDelivered: the target's fence reports it accepted this run before (a run sent
+	// again after failover, delivery at least once). It counts as success.
+	AlreadyDelivered bool
 }
 
 // Config of a Scheduler. Store, Cache and ReplicaID are required.
@@ -216,6 +219,9 @@ func (s *Scheduler) dispatch(j job.Job, run store.Run) {
 			run.Status, run.Error = res.Status, a.Error
 			if res.Err == nil {
 				run.State = store.StateSucceeded
+				if res.AlreadyDelivered {
+					run.Error = "the target had accepted this run before (fence-duplicate-run)"
+				}
 				log.Info("run succeeded", zap.Int("status", res.Status), zap.Int("attempt", attempt), zap.Duration("duration", run.Duration.D()))
 				break
 			}

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -675,5 +676,70 @@ func TestRetries(t *testing.T) {
 	}
 	if r := record("bad"); r.State != store.StateFailed || r.Attempts != 1 {
 		t.Errorf("a 400 was retried: %s after %d attempts", r.State, r.Attempts)
+	}
+}
+
+// delivery atLeastOnce: the next leader sends a dead leader's run again with the same run id
+// and its own token; a fence-guarded target that had it already answers duplicate-run, which
+// counts as delivered.
+func TestAtLeastOnceSendsAgain(t *testing.T) {
+	e := etcdtest.Start(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	var mu sync.Mutex
+	var seen []fence.Dispatch
+	srv := httptest.NewServer(fence.Middleware(fence.NewVerifier(0), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, _ := fence.FromContext(r.Context())
+		mu.Lock()
+		seen = append(seen, d)
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	})))
+	defer srv.Close()
+	a := startReplica(t, e, "a", clock, replicaOpts{})
+	leaderOf(t, a)
+	a.mu.Lock()
+	term := a.terms[0]
+	a.mu.Unlock()
+	f := store.Fence{LeaderKey: term.LeaderKey, Token: term.Token}
+	var dead []store.Run
+	for _, name := range []string{"lost", "delivered"} {
+		sp := httpSpec(srv.URL, "@every 24h")
+		sp.Delivery = job.AtLeastOnce
+		sp.Target.HTTP.Timeout = job.Duration(time.Minute)
+		j := putJob(t, a.store, name, sp, t0)
+		r := store.Run{ID: store.RunID(name, t0.Add(-time.Hour)), Job: name, Scheduled: t0.Add(-time.Hour),
+			State: store.StateClaimed, Token: term.Token, Term: "crashed/0000", Replica: "crashed", JobVersion: j.Version, Claimed: t0}
+		if _, err := a.store.Claim(context.Background(), f, j.Version, []store.Run{r}); err != nil {
+			t.Fatal(err)
+		}
+		dead = append(dead, r)
+	}
+	// The crashed leader had reached the target with "delivered" before it died.
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, nil)
+	fence.Dispatch{Job: "delivered", RunID: dead[1].ID, Scheduled: dead[1].Scheduled, Token: term.Token, Attempt: 1}.Set(req.Header)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	// Past the claimer's budget (timeout 1m + margin 30s): the next look sends them again.
+	etcdtest.WaitFor(t, 20*time.Second, "the loop to wait on the clock", func() bool {
+		return clock.BlockUntilContext(ctxTimeout(t, 10*time.Millisecond), 1) == nil
+	})
+	clock.Advance(2 * time.Minute)
+	for _, r := range dead {
+		etcdtest.WaitFor(t, 20*time.Second, r.ID+" sent again", func() bool {
+			got, err := a.store.GetRun(context.Background(), r.Job, r.ID)
+			return err == nil && got.State == store.StateSucceeded
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 || seen[0].RunID != dead[1].ID || seen[1].RunID != dead[0].ID {
+		t.Errorf("the target's handler saw %+v; want the manual delivery, then the lost run once", seen)
+	}
+	got, _ := a.store.GetRun(context.Background(), "delivered", dead[1].ID)
+	if got.Status != http.StatusConflict || got.Error == "" || got.Term == "crashed/0000" {
+		t.Errorf("re-sent delivered run recorded %+v", got)
 	}
 }

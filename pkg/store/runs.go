@@ -387,14 +387,32 @@ func (s *Store) InFlight(ctx context.Context) ([]Run, error) {
 // a claim and only if the record is unchanged since read (run.Revision).
 func (s *Store) MarkUnknown(ctx context.Context, f Fence, run Run, detail string, now time.Time) (Run, error) {
 	run.State, run.Error, run.Finished = StateUnknown, detail, now
+	return s.rewriteRun(ctx, f, run, true)
+}
+
+// Reclaim takes over a claimed run of an earlier term for f's term, to send it again
+// (delivery at least once): fenced, and only if the record is unchanged since read. run carries
+// the new term's token, term id and replica.
+func (s *Store) Reclaim(ctx context.Context, f Fence, run Run) (Run, error) {
+	run.State, run.Token = StateClaimed, f.Token
+	return s.rewriteRun(ctx, f, run, false)
+}
+
+// rewriteRun replaces a run record under the fence and a CAS on its revision, dropping it from
+// the in-flight index when done.
+func (s *Store) rewriteRun(ctx context.Context, f Fence, run Run, done bool) (Run, error) {
 	key := s.keys.Run(run.Job, run.ID)
 	val, err := json.Marshal(run)
 	if err != nil {
 		return Run{}, fmt.Errorf("store: encode run %s: %w", run.ID, err)
 	}
+	ops := []clientv3.Op{clientv3.OpPut(key, string(val))}
+	if done {
+		ops = append(ops, clientv3.OpDelete(s.keys.InFlightRun(run.Job, run.ID)))
+	}
 	resp, err := s.client.Txn(ctx).
 		If(fence.Guard(f.LeaderKey, f.Token), clientv3.Compare(clientv3.ModRevision(key), "=", run.Revision)).
-		Then(clientv3.OpPut(key, string(val)), clientv3.OpDelete(s.keys.InFlightRun(run.Job, run.ID))).
+		Then(ops...).
 		Else(clientv3.OpGet(f.LeaderKey)).
 		Commit()
 	if err != nil {
@@ -402,7 +420,7 @@ func (s *Store) MarkUnknown(ctx context.Context, f Fence, run Run, detail string
 	}
 	if !resp.Succeeded {
 		if !fence.Held((*clientv3.GetResponse)(resp.Responses[0].GetResponseRange()), f.Token) {
-			return Run{}, fmt.Errorf("mark %s unknown with token %d: %w", run.ID, f.Token, fence.ErrFenced)
+			return Run{}, fmt.Errorf("rewrite run %s with token %d: %w", run.ID, f.Token, fence.ErrFenced)
 		}
 		return Run{}, fmt.Errorf("%w: %s", ErrRunChanged, run.ID)
 	}
