@@ -373,16 +373,17 @@ func (l *loop) reap(now time.Time) error {
 		if r.State != store.StateClaimed || r.Term == l.termID {
 			continue
 		}
-		// The longest its claimer could still be at it: every attempt and the waits between.
-		budget := job.DefaultTimeout
-		if j, ok := l.s.cfg.Cache.Get(r.Job); ok && j.Invalid == nil {
-			rt := j.Spec.Retry
-			budget = time.Duration(rt.Attempts)*j.Spec.Target.HTTP.Timeout.D() + time.Duration(rt.Attempts-1)*rt.MaxBackoff.D()
+		j, ok := l.s.cfg.Cache.Get(r.Job)
+		if !ok || j.Invalid != nil {
+			continue // not in this replica's cache yet (or unreadable): its policy is unknown
 		}
+		// The longest its claimer could still be at it: every attempt and the waits between.
+		rt := j.Spec.Retry
+		budget := time.Duration(rt.Attempts)*j.Spec.Target.HTTP.Timeout.D() + time.Duration(rt.Attempts-1)*rt.MaxBackoff.D()
 		if now.Sub(r.Claimed) < r.Jitter.D()+budget+reapMargin {
 			continue // its claimer may still be delivering it
 		}
-		if j, ok := l.s.cfg.Cache.Get(r.Job); ok && j.Invalid == nil && j.Spec.Delivery == job.AtLeastOnce {
+		if j.Spec.Delivery == job.AtLeastOnce {
 			was := r.Term
 			r.Term, r.Replica, r.Claimed = l.termID, l.s.cfg.ReplicaID, now
 			taken, err := l.s.cfg.Store.Reclaim(ctx, l.fence, r)

@@ -722,6 +722,11 @@ func TestAtLeastOnceSendsAgain(t *testing.T) {
 	} else {
 		resp.Body.Close()
 	}
+	etcdtest.WaitFor(t, 20*time.Second, "the jobs in the leader's cache", func() bool {
+		_, ok1 := a.cache.Get("lost")
+		_, ok2 := a.cache.Get("delivered")
+		return ok1 && ok2
+	})
 	// Past the claimer's budget (timeout 1m + margin 30s): the next look sends them again.
 	etcdtest.WaitFor(t, 20*time.Second, "the loop to wait on the clock", func() bool {
 		return clock.BlockUntilContext(ctxTimeout(t, 10*time.Millisecond), 1) == nil
