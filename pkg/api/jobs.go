@@ -80,7 +80,7 @@ func view(j job.Job, cursor time.Time) jobView {
 		if err != nil {
 			loc = time.UTC
 		}
-		for next := v.Status.NextRun; !next.IsZero() && len(v.Status.NextRuns) < nextRunsShown; next = j.Schedule.Next(next) {
+		for next := v.Status.NextRun; !next.IsZero() && len(v.Status.NextRuns) < nextRunsShown; next = j.Next(next) {
 			v.Status.NextRuns = append(v.Status.NextRuns, next.In(loc).Format(time.RFC3339))
 		}
 	}

@@ -64,6 +64,8 @@ func TestValidate(t *testing.T) {
 		{"bad retries", func(s *job.Spec) {
 			s.Retry = job.Retry{Attempts: 11, Backoff: job.Duration(time.Millisecond), MaxBackoff: job.Duration(2 * time.Hour), On: []job.RetryOn{"4xx"}}
 		}, []string{"#/retry/attempts", "#/retry/backoff", "#/retry/maxBackoff", "#/retry/on/0"}},
+		{"bounds", func(s *job.Spec) { s.StartAt, s.EndAt = time.Unix(100, 0), time.Unix(200, 0) }, nil},
+		{"end before start", func(s *job.Spec) { s.StartAt, s.EndAt = time.Unix(200, 0), time.Unix(100, 0) }, []string{"#/endAt"}},
 		{"forbid overlap", func(s *job.Spec) { s.Concurrency = "forbid" }, nil},
 		{"bad concurrency", func(s *job.Spec) { s.Concurrency = "replace-maybe" }, []string{"#/concurrency"}},
 		{"catch up all", func(s *job.Spec) { s.Misfire.CatchUp, s.Misfire.MaxCatchUp = "all", 5 }, nil},
@@ -192,6 +194,31 @@ func TestReanchors(t *testing.T) {
 		tc.mutate(&s)
 		if got := s.Reanchors(base); got != tc.want {
 			t.Errorf("%s: Reanchors = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestStartAtAndEndAt(t *testing.T) {
+	at := func(s string) time.Time { v, _ := time.Parse(time.RFC3339, s); return v }
+	for _, tc := range []struct {
+		name, schedule string
+		cursor, want   string
+	}{
+		{"cron fires at startAt itself", "0 * * * *", "", "2026-03-01T12:00:00Z"},
+		{"every counts from startAt", "@every 10m", "", "2026-03-01T12:10:00Z"},
+		{"after startAt, as usual", "0 * * * *", "2026-03-01T12:00:00Z", "2026-03-01T13:00:00Z"},
+		{"nothing after endAt", "0 * * * *", "2026-03-01T14:00:00Z", ""},
+	} {
+		j := job.Job{Name: "b", Spec: job.Spec{Schedule: tc.schedule, Timezone: "UTC",
+			StartAt: at("2026-03-01T12:00:00Z"), EndAt: at("2026-03-01T14:30:00Z")}, ScheduledFrom: at("2026-03-01T10:00:00Z")}
+		j.Compile()
+		var cursor time.Time
+		if tc.cursor != "" {
+			cursor = at(tc.cursor)
+		}
+		got := j.Next(cursor)
+		if (tc.want == "" && !got.IsZero()) || (tc.want != "" && !got.Equal(at(tc.want))) {
+			t.Errorf("%s: Next = %v, want %q", tc.name, got, tc.want)
 		}
 	}
 }

@@ -28,9 +28,12 @@ type Spec struct {
 	// Timezone is the IANA zone cron fields are read in; default UTC.
 	Timezone string `json:"timezone,omitempty"`
 	// Paused jobs are not scheduled; their slots while paused are not owed.
-	Paused  bool    `json:"paused,omitempty"`
-	Target  Target  `json:"target"`
-	Misfire Misfire `json:"misfire,omitzero"`
+	Paused bool `json:"paused,omitempty"`
+	// StartAt and EndAt bound the slots: none before StartAt, none after EndAt.
+	StartAt time.Time `json:"startAt,omitzero"`
+	EndAt   time.Time `json:"endAt,omitzero"`
+	Target  Target    `json:"target"`
+	Misfire Misfire   `json:"misfire,omitzero"`
 	// DST says what cron fields do when the time zone's offset changes (docs/schedules.md).
 	DST DST `json:"dst,omitzero"`
 	// History bounds the job's run records; the leader prunes older ones.
@@ -245,7 +248,17 @@ func (j *Job) Next(cursor time.Time) time.Time {
 	if cursor.After(base) {
 		base = cursor
 	}
-	return j.Schedule.Next(base)
+	if start := j.Spec.StartAt; start.After(base) {
+		base = start
+		if _, every := j.Schedule.(schedule.Every); !every {
+			base = start.Add(-time.Nanosecond) // a cron slot at startAt itself counts
+		}
+	}
+	next := j.Schedule.Next(base)
+	if end := j.Spec.EndAt; !end.IsZero() && next.After(end) {
+		return time.Time{}
+	}
+	return next
 }
 
 // Reanchors reports whether changing from old to s starts a new schedule (see ScheduledFrom).

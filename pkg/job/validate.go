@@ -103,6 +103,9 @@ func (s Spec) Validate() error {
 	if _, err := schedule.Parse(s.Schedule, loc); err != nil {
 		v.add("#/schedule", "%v", err)
 	}
+	if !s.StartAt.IsZero() && !s.EndAt.IsZero() && !s.EndAt.After(s.StartAt) {
+		v.add("#/endAt", "must be after startAt")
+	}
 	if s.Jitter < 0 || s.Jitter.D() > MaxJitter || (s.Jitter > 0 && s.Jitter.D() < time.Millisecond) {
 		v.add("#/jitter", "must be from 1ms to %s", MaxJitter)
 	}
