@@ -238,8 +238,11 @@ func (s *Scheduler) dispatch(j job.Job, run store.Run) {
 			t := s.clock.NewTimer(wait)
 			select {
 			case <-t.Chan():
-			case <-s.dispatchCtx.Done():
+			case <-s.dispatchCtx.Done(): // shutdown: the last attempt's failure stands
 				t.Stop()
+			}
+			if s.dispatchCtx.Err() != nil {
+				break
 			}
 		}
 		s.metrics.duration.Observe(run.Duration.D().Seconds())
