@@ -134,7 +134,8 @@ type Misfire struct {
 	Grace Duration `json:"grace,omitzero"`
 	// CatchUp says which of several slots due at once (after an outage or a failover) and
 	// still within the grace are dispatched: only the newest ("latest", default; the others
-	// are skipped as missed) or each in turn ("all").
+	// are skipped as missed), each in turn ("all"), or none that is more than a second late
+	// ("none").
 	CatchUp CatchUp `json:"catchUp,omitempty"`
 	// MaxCatchUp bounds how many late slots "all" dispatches; older ones are skipped with
 	// reason "catchup-limit". Default 100.
@@ -148,6 +149,9 @@ type CatchUp string
 const (
 	CatchUpLatest CatchUp = "latest"
 	CatchUpAll    CatchUp = "all"
+	// CatchUpNone dispatches a slot only on time (at most a second late, and within the
+	// grace); anything later is skipped as missed and the job waits for its next slot.
+	CatchUpNone CatchUp = "none"
 )
 
 // WithDefaults returns s with every defaulted field filled in.

@@ -134,9 +134,9 @@ func (s Spec) Validate() error {
 		v.add("#/concurrency", "must be %q or %q", ConcurrencyAllow, ConcurrencyForbid)
 	}
 	switch s.Misfire.CatchUp {
-	case "", CatchUpLatest, CatchUpAll:
+	case "", CatchUpLatest, CatchUpAll, CatchUpNone:
 	default:
-		v.add("#/misfire/catchUp", "must be %q or %q", CatchUpLatest, CatchUpAll)
+		v.add("#/misfire/catchUp", "must be %q, %q or %q", CatchUpLatest, CatchUpAll, CatchUpNone)
 	}
 	if m := s.Misfire.MaxCatchUp; m < 0 || m > MaxMaxCatchUp {
 		v.add("#/misfire/maxCatchUp", "must be from 1 to %d (0 or absent means the default, %d)", MaxMaxCatchUp, DefaultMaxCatchUp)

@@ -200,6 +200,9 @@ func (l *loop) fire(p *plan, now time.Time) error {
 		return nil
 	}
 	grace := j.Spec.Misfire.Grace.D()
+	if j.Spec.Misfire.CatchUp == job.CatchUpNone {
+		grace = min(grace, onTime) // no catching up: late is missed
+	}
 	run := func(slot time.Time, reason string) store.Run {
 		r := store.Run{
 			ID: store.RunID(j.Name, slot), Job: j.Name, Scheduled: slot, State: store.StateClaimed,
@@ -350,6 +353,9 @@ func (l *loop) advance(j job.Job, slot time.Time) {
 	}
 	l.replan(j)
 }
+
+// onTime is how late a slot may be and still count as on time for misfire.catchUp "none".
+const onTime = time.Second
 
 // Reaping of runs whose leader died: how often the leader looks, and how long after a run's
 // claim plus its job's timeout the claimer is given to record a result itself.

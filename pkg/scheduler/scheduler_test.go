@@ -303,32 +303,39 @@ func TestMisfireAndCatchUp(t *testing.T) {
 		name       string
 		catchUp    job.CatchUp
 		maxCatchUp int
-		dispatched []int          // slots sent to the target
+		schedule   string
+		advance    time.Duration  // how far the clock jumps at once
+		records    int            // run records in the end
+		dispatched []int          // slots sent to the target, in seconds after t0
 		skipped    map[string]int // records by reason
 	}{
-		{"latest (default)", "", 0, []int{20}, map[string]int{store.ReasonMissed: 19}},
-		{"all", job.CatchUpAll, 0, []int{15, 16, 17, 18, 19, 20}, map[string]int{store.ReasonMissed: 14}},
-		{"all, at most 2", job.CatchUpAll, 2, []int{19, 20}, map[string]int{store.ReasonMissed: 14, store.ReasonCatchupLimit: 4}},
+		// @every 1s, 20s at once: slots 1..14 are more than the 5s grace late; 15..20 are not.
+		{"latest (default)", "", 0, "@every 1s", 20 * time.Second, 20, []int{20}, map[string]int{store.ReasonMissed: 19}},
+		{"all", job.CatchUpAll, 0, "@every 1s", 20 * time.Second, 20, []int{15, 16, 17, 18, 19, 20}, map[string]int{store.ReasonMissed: 14}},
+		{"all, at most 2", job.CatchUpAll, 2, "@every 1s", 20 * time.Second, 20, []int{19, 20}, map[string]int{store.ReasonMissed: 14, store.ReasonCatchupLimit: 4}},
+		// @every 10s, 13s at once: the slot at 10s is 3s late, within the grace.
+		{"latest sends a slot 3s late", "", 0, "@every 10s", 13 * time.Second, 1, []int{10}, map[string]int{}},
+		{"none does not", job.CatchUpNone, 0, "@every 10s", 13 * time.Second, 1, nil, map[string]int{store.ReasonMissed: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := etcdtest.Start(t)
 			clock := clockwork.NewFakeClockAt(t0)
 			tg := newTarget(t, 204)
 			a := startReplica(t, e, "a", clock, replicaOpts{})
-			sp := httpSpec(tg.srv.URL, "@every 1s")
+			sp := httpSpec(tg.srv.URL, tc.schedule)
 			sp.Misfire = job.Misfire{Grace: job.Duration(5 * time.Second), CatchUp: tc.catchUp, MaxCatchUp: tc.maxCatchUp}
 			putJob(t, a.store, "tick", sp, t0)
 			leaderOf(t, a)
 			etcdtest.WaitFor(t, 30*time.Second, "the loop to wait on the clock", func() bool { return clock.BlockUntilContext(ctxTimeout(t, 10*time.Millisecond), 1) == nil })
 
-			clock.Advance(20 * time.Second) // slots 1..14 are more than 5s late; 15..20 are not
+			clock.Advance(tc.advance)
 			var want []string
 			for _, i := range tc.dispatched {
 				want = append(want, slot("tick", i))
 			}
 			etcdtest.WaitFor(t, 30*time.Second, "every slot recorded", func() bool {
 				runs, _ := a.store.ListRuns(context.Background(), "tick", 100)
-				return len(runs) == 20 && len(tg.received()) >= len(want)
+				return len(runs) == tc.records && len(tg.received()) >= len(want)
 			})
 			exactlyOnce(t, tg.received(), want)
 			runs, err := a.store.ListRuns(context.Background(), "tick", 100)
