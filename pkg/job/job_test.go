@@ -67,6 +67,7 @@ func TestValidate(t *testing.T) {
 		{"bounds", func(s *job.Spec) { s.StartAt, s.EndAt = time.Unix(100, 0), time.Unix(200, 0) }, nil},
 		{"end before start", func(s *job.Spec) { s.StartAt, s.EndAt = time.Unix(200, 0), time.Unix(100, 0) }, []string{"#/endAt"}},
 		{"forbid overlap", func(s *job.Spec) { s.Concurrency = "forbid" }, nil},
+		{"replace", func(s *job.Spec) { s.Concurrency = "replace" }, nil},
 		{"bad concurrency", func(s *job.Spec) { s.Concurrency = "replace-maybe" }, []string{"#/concurrency"}},
 		{"catch up all", func(s *job.Spec) { s.Misfire.CatchUp, s.Misfire.MaxCatchUp = "all", 5 }, nil},
 		{"bad catch up", func(s *job.Spec) { s.Misfire.CatchUp, s.Misfire.MaxCatchUp = "some", 5000 },

@@ -48,7 +48,8 @@ type Spec struct {
 	// id, recorded in the run), so jobs due at the same instant do not all hit at once.
 	Jitter Duration `json:"jitter,omitzero"`
 	// Concurrency: may a run start while an earlier one of the job is in flight ("allow",
-	// default), or is it skipped with reason "overlap" ("forbid")?
+	// default), is it skipped with reason "overlap" ("forbid"), or does it cancel the earlier
+	// one ("replace")?
 	Concurrency Concurrency `json:"concurrency,omitempty"`
 }
 
@@ -92,6 +93,9 @@ type Concurrency string
 const (
 	ConcurrencyAllow  Concurrency = "allow"
 	ConcurrencyForbid Concurrency = "forbid"
+	// ConcurrencyReplace cancels the job's runs in flight on the leading replica (their
+	// requests' contexts) and starts the new one; the cancelled runs are recorded as such.
+	ConcurrencyReplace Concurrency = "replace"
 )
 
 // History is the retention of a job's run records: the newest Keep are kept, and none older

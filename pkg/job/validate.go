@@ -129,9 +129,9 @@ func (s Spec) Validate() error {
 		v.add("#/delivery", "must be %q or %q", AtMostOnce, AtLeastOnce)
 	}
 	switch s.Concurrency {
-	case "", ConcurrencyAllow, ConcurrencyForbid:
+	case "", ConcurrencyAllow, ConcurrencyForbid, ConcurrencyReplace:
 	default:
-		v.add("#/concurrency", "must be %q or %q", ConcurrencyAllow, ConcurrencyForbid)
+		v.add("#/concurrency", "must be %q, %q or %q", ConcurrencyAllow, ConcurrencyForbid, ConcurrencyReplace)
 	}
 	switch s.Misfire.CatchUp {
 	case "", CatchUpLatest, CatchUpAll, CatchUpNone:

@@ -307,6 +307,11 @@ func (l *loop) claim(j job.Job, runs []store.Run) error {
 	l.bo.Reset()
 	last := claimed[len(claimed)-1]
 	if last.State == store.StateClaimed {
+		if j.Spec.Concurrency == job.ConcurrencyReplace {
+			if n := l.s.replace(j.Name, last.ID); n > 0 {
+				l.log.Info("cancelling runs in flight for a newer one", zap.String("job", j.Name), zap.String("run", last.ID), zap.Int("cancelled", n))
+			}
+		}
 		l.s.dispatch(j, last)
 	} else {
 		l.s.metrics.runs.WithLabelValues(j.Name, string(store.StateSkipped)).Add(float64(len(claimed)))

@@ -65,7 +65,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 
 // addJob pre-creates a job's series, so rates start from zero rather than from absence.
 func (m *metrics) addJob(name string) {
-	for _, o := range []store.State{store.StateSucceeded, store.StateFailed, store.StateSkipped, store.StateUnknown} {
+	for _, o := range []store.State{store.StateSucceeded, store.StateFailed, store.StateSkipped, store.StateUnknown, store.StateCancelled} {
 		m.runs.WithLabelValues(name, string(o))
 	}
 	m.skipped.WithLabelValues(name, store.ReasonMissed)

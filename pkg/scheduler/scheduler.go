@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -74,6 +75,8 @@ type Scheduler struct {
 	closed  bool
 	loops   sync.WaitGroup // leader loops running (at most one at a time in practice)
 	flights sync.WaitGroup // dispatches in flight
+	// running holds a cancel per dispatch in flight, by job then run id (concurrency replace).
+	running map[string]map[string]context.CancelCauseFunc
 }
 
 // New validates cfg and returns a Scheduler.
@@ -110,6 +113,7 @@ func New(cfg Config) (*Scheduler, error) {
 		metrics: newMetrics(cfg.Registerer),
 	}
 	s.dispatchCtx, s.cancelDispatch = context.WithCancel(context.Background())
+	s.running = make(map[string]map[string]context.CancelCauseFunc)
 	s.finishCtx, s.cancelFinish = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -190,23 +194,39 @@ func (s *Scheduler) Lead(term election.Term) error {
 func (s *Scheduler) dispatch(j job.Job, run store.Run) {
 	s.flights.Add(1)
 	s.metrics.inFlight.Inc()
+	ctx, cancelRun := context.WithCancelCause(s.dispatchCtx)
+	s.mu.Lock()
+	if s.running[run.Job] == nil {
+		s.running[run.Job] = make(map[string]context.CancelCauseFunc)
+	}
+	s.running[run.Job][run.ID] = cancelRun
+	s.mu.Unlock()
 	go func() {
 		defer s.flights.Done()
 		defer s.metrics.inFlight.Dec()
+		defer func() {
+			s.mu.Lock()
+			delete(s.running[run.Job], run.ID)
+			if len(s.running[run.Job]) == 0 {
+				delete(s.running, run.Job)
+			}
+			s.mu.Unlock()
+			cancelRun(nil)
+		}()
 		log := s.log.With(zap.String("job", run.Job), zap.String("run", run.ID), zap.Stringer("token", run.Token))
 
 		if d := run.Jitter.D(); d > 0 {
 			t := s.clock.NewTimer(d)
 			select {
 			case <-t.Chan():
-			case <-s.dispatchCtx.Done(): // shutdown: Execute below fails at once, and is recorded
+			case <-ctx.Done(): // shutdown: Execute below fails at once, and is recorded
 				t.Stop()
 			}
 		}
 		retry := j.Spec.Retry
 		bo := retry.Backoff.D()
 		for attempt := 1; ; attempt++ {
-			res, a := s.attempt(j, run, attempt)
+			res, a := s.attempt(ctx, j, run, attempt)
 			run.Attempts = attempt
 			run.AttemptLog = append(run.AttemptLog, a)
 			if attempt == 1 {
@@ -226,7 +246,12 @@ func (s *Scheduler) dispatch(j job.Job, run store.Run) {
 				break
 			}
 			run.State = store.StateFailed
-			if attempt >= retry.Attempts || !retryable(res, retry.On) || s.dispatchCtx.Err() != nil {
+			if cause := context.Cause(ctx); errors.Is(cause, errReplaced) {
+				run.State, run.Error = store.StateCancelled, cause.Error()
+				log.Warn("run cancelled", zap.Error(cause))
+				break
+			}
+			if attempt >= retry.Attempts || !retryable(res, retry.On) || ctx.Err() != nil {
 				log.Warn("run failed", zap.Int("status", res.Status), zap.Int("attempt", attempt), zap.Duration("duration", run.Duration.D()), zap.Error(res.Err))
 				break
 			}
@@ -238,10 +263,10 @@ func (s *Scheduler) dispatch(j job.Job, run store.Run) {
 			t := s.clock.NewTimer(wait)
 			select {
 			case <-t.Chan():
-			case <-s.dispatchCtx.Done(): // shutdown: the last attempt's failure stands
+			case <-ctx.Done(): // shutdown: the last attempt's failure stands
 				t.Stop()
 			}
-			if s.dispatchCtx.Err() != nil {
+			if ctx.Err() != nil {
 				break
 			}
 		}
@@ -277,8 +302,8 @@ func (s *Scheduler) record(log *zap.Logger, run store.Run) {
 }
 
 // attempt sends one attempt of run and reports it.
-func (s *Scheduler) attempt(j job.Job, run store.Run, n int) (Result, store.Attempt) {
-	ctx, cancel := clockwork.WithTimeout(s.dispatchCtx, s.clock, j.Spec.Target.HTTP.Timeout.D())
+func (s *Scheduler) attempt(parent context.Context, j job.Job, run store.Run, n int) (Result, store.Attempt) {
+	ctx, cancel := clockwork.WithTimeout(parent, s.clock, j.Spec.Target.HTTP.Timeout.D())
 	defer cancel()
 	a := store.Attempt{Started: s.clock.Now()}
 	res := s.cfg.Executor.Execute(ctx, j, fence.Dispatch{
@@ -310,4 +335,18 @@ func retryable(res Result, on []job.RetryOn) bool {
 		return false
 	}
 	return slices.Contains(on, kind)
+}
+
+// errReplaced is the cause of a run cancelled by a newer run of its job (concurrency replace).
+var errReplaced = errors.New("replaced by a newer run of the job")
+
+// replace cancels this replica's runs of a job still in flight, for a newer run (concurrency
+// replace); each is recorded as cancelled. It reports how many it cancelled.
+func (s *Scheduler) replace(jobName, newer string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, cancel := range s.running[jobName] {
+		cancel(fmt.Errorf("%w (%s)", errReplaced, newer))
+	}
+	return len(s.running[jobName])
 }

@@ -755,3 +755,42 @@ func TestAtLeastOnceSendsAgain(t *testing.T) {
 		t.Errorf("re-sent delivered run recorded %+v", got)
 	}
 }
+
+// With concurrency replace, a new slot cancels the run in flight (recorded as cancelled) and
+// is sent itself.
+func TestReplaceCancelsTheRunInFlight(t *testing.T) {
+	e := etcdtest.Start(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	arrived := make(chan string, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- r.Header.Get(fence.HeaderRunID)
+		if r.Header.Get(fence.HeaderRunID) == slot("long", 1) {
+			<-r.Context().Done() // hangs until the scheduler gives up on it
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	a := startReplica(t, e, "a", clock, replicaOpts{})
+	sp := httpSpec(srv.URL, "@every 1s")
+	sp.Concurrency = job.ConcurrencyReplace
+	sp.Target.HTTP.Timeout = job.Duration(time.Hour)
+	putJob(t, a.store, "long", sp, t0)
+	leaderOf(t, a)
+	clock.Advance(time.Second)
+	if got := <-arrived; got != slot("long", 1) {
+		t.Fatalf("first request %s", got)
+	}
+	clock.Advance(time.Second)
+	if got := <-arrived; got != slot("long", 2) {
+		t.Fatalf("second request %s", got)
+	}
+	etcdtest.WaitFor(t, 20*time.Second, "the first run cancelled", func() bool {
+		r, err := a.store.GetRun(context.Background(), "long", slot("long", 1))
+		return err == nil && r.State == store.StateCancelled && strings.Contains(r.Error, slot("long", 2))
+	})
+	etcdtest.WaitFor(t, 20*time.Second, "the second run done", func() bool {
+		r, err := a.store.GetRun(context.Background(), "long", slot("long", 2))
+		return err == nil && r.State == store.StateSucceeded
+	})
+}

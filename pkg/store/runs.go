@@ -29,6 +29,8 @@ const (
 	// Unknown: claimed by a leader that ended before recording a result. The run may or may
 	// not have reached its target; at most once means it is not sent again.
 	StateUnknown State = "unknown"
+	// Cancelled: stopped in flight, replaced by a newer run (concurrency replace).
+	StateCancelled State = "cancelled"
 )
 
 // Skip reasons.
