@@ -62,7 +62,7 @@ type jobStatus struct {
 	Error   string     `json:"error,omitempty"`
 }
 
-func view(j job.Job, cursor time.Time) jobView {
+func view(j job.Job, cursor, now time.Time) jobView {
 	v := jobView{Name: j.Name, Spec: j.Spec, Status: jobStatus{
 		State: "active", Version: j.Version, Created: j.Created, Updated: j.Updated,
 		ScheduledFrom: j.ScheduledFrom, LastScheduled: cursor,
@@ -70,8 +70,9 @@ func view(j job.Job, cursor time.Time) jobView {
 	switch {
 	case j.Invalid != nil:
 		v.Status.State, v.Status.Error = "invalid", j.Invalid.Error()
-	case j.Spec.Paused:
+	case j.Spec.Paused && (j.Spec.Pause.Until.IsZero() || now.Before(j.Spec.Pause.Until)):
 		v.Status.State = "paused"
+		v.Status.NextRun = j.Next(cursor) // the first slot after an automatic resume, if any
 	case j.Next(cursor).IsZero():
 		v.Status.State = "completed" // a one-shot that fired (or was skipped): never again
 	default:
@@ -179,7 +180,7 @@ func (a *API) putJob(w http.ResponseWriter, r *http.Request) {
 	}
 	a.cfg.Logger.Info(what, zap.String("job", name), zap.Int64("version", j.Version), zap.String("remote", r.RemoteAddr))
 	w.Header().Set("ETag", etag(j.Version))
-	writeJSON(w, status, view(j, cursor))
+	writeJSON(w, status, view(j, cursor, a.cfg.Clock.Now()))
 }
 
 func (a *API) getJob(w http.ResponseWriter, r *http.Request) {
@@ -195,7 +196,7 @@ func (a *API) getJob(w http.ResponseWriter, r *http.Request) {
 		a.jobError(w, r, name, err)
 		return
 	}
-	v := view(j, cursor)
+	v := view(j, cursor, a.cfg.Clock.Now())
 	if last, err := a.cfg.Store.ListRuns(ctx, name, 1); err == nil && len(last) == 1 {
 		v.Status.LastRun = &last[0]
 	}
@@ -220,7 +221,7 @@ func (a *API) listJobs(w http.ResponseWriter, r *http.Request) {
 		Jobs []jobView `json:"jobs"`
 	}{Jobs: make([]jobView, 0, len(jobs))}
 	for _, j := range jobs {
-		out.Jobs = append(out.Jobs, view(j, cursors[j.Name]))
+		out.Jobs = append(out.Jobs, view(j, cursors[j.Name], a.cfg.Clock.Now()))
 	}
 	writeJSON(w, http.StatusOK, out)
 }

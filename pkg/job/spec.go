@@ -29,6 +29,8 @@ type Spec struct {
 	Timezone string `json:"timezone,omitempty"`
 	// Paused jobs are not scheduled; their slots while paused are not owed.
 	Paused bool `json:"paused,omitempty"`
+	// Pause says why and until when the job is paused (with Paused).
+	Pause Pause `json:"pause,omitzero"`
 	// StartAt and EndAt bound the slots: none before StartAt, none after EndAt.
 	StartAt time.Time `json:"startAt,omitzero"`
 	EndAt   time.Time `json:"endAt,omitzero"`
@@ -97,6 +99,13 @@ const (
 	// requests' contexts) and starts the new one; the cancelled runs are recorded as such.
 	ConcurrencyReplace Concurrency = "replace"
 )
+
+// Pause annotates a paused job: a note for people, and an optional automatic resume.
+type Pause struct {
+	Note string `json:"note,omitempty"`
+	// Until resumes the job at this instant; slots before it are not owed.
+	Until time.Time `json:"until,omitzero"`
+}
 
 // History is the retention of a job's run records: the newest Keep are kept, and none older
 // than MaxAge.
@@ -249,14 +258,18 @@ func (j *Job) Compile() {
 // Next returns the first slot after both the cursor (the last slot already claimed or skipped)
 // and ScheduledFrom; the zero time when the job cannot fire.
 func (j *Job) Next(cursor time.Time) time.Time {
-	if j.Schedule == nil {
+	if j.Schedule == nil || (j.Spec.Paused && j.Spec.Pause.Until.IsZero()) {
 		return time.Time{}
 	}
 	base := j.ScheduledFrom
 	if cursor.After(base) {
 		base = cursor
 	}
-	if start := j.Spec.StartAt; start.After(base) {
+	start := j.Spec.StartAt
+	if j.Spec.Paused && j.Spec.Pause.Until.After(start) {
+		start = j.Spec.Pause.Until // a pause with an end is a late start
+	}
+	if start.After(base) {
 		base = start
 		if _, every := j.Schedule.(schedule.Every); !every {
 			base = start.Add(-time.Nanosecond) // a cron slot at startAt itself counts

@@ -103,6 +103,12 @@ func (s Spec) Validate() error {
 	if _, err := schedule.Parse(s.Schedule, loc); err != nil {
 		v.add("#/schedule", "%v", err)
 	}
+	if len(s.Pause.Note) > MaxDescriptionLength {
+		v.add("#/pause/note", "must be at most %d bytes", MaxDescriptionLength)
+	}
+	if !s.Pause.Until.IsZero() && !s.Paused {
+		v.add("#/pause/until", "only with \"paused\": true")
+	}
 	if !s.StartAt.IsZero() && !s.EndAt.IsZero() && !s.EndAt.After(s.StartAt) {
 		v.add("#/endAt", "must be after startAt")
 	}

@@ -175,7 +175,7 @@ func (l *loop) refresh() {
 
 // replan computes a job's next slot from its cursor, or unplans a job that cannot fire.
 func (l *loop) replan(j job.Job) {
-	if j.Invalid != nil || j.Spec.Paused || j.Schedule == nil {
+	if j.Invalid != nil || j.Schedule == nil {
 		l.plans.remove(j.Name)
 		return
 	}

@@ -794,3 +794,26 @@ func TestReplaceCancelsTheRunInFlight(t *testing.T) {
 		return err == nil && r.State == store.StateSucceeded
 	})
 }
+
+// A pause with an end resumes by itself; slots during the pause are not owed.
+func TestPauseUntilResumes(t *testing.T) {
+	e := etcdtest.Start(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	tg := newTarget(t, 204)
+	a := startReplica(t, e, "a", clock, replicaOpts{})
+	sp := httpSpec(tg.srv.URL, "@every 10s")
+	sp.Paused, sp.Pause = true, job.Pause{Note: "maintenance", Until: t0.Add(30 * time.Second)}
+	putJob(t, a.store, "p", sp, t0)
+	leaderOf(t, a)
+	etcdtest.WaitFor(t, 20*time.Second, "the first slot after the pause", func() bool {
+		clock.Advance(time.Second)
+		return tg.has(store.RunID("p", t0.Add(40*time.Second)))
+	})
+	runs, err := a.store.ListRuns(context.Background(), "p", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if oldest := runs[len(runs)-1]; oldest.Scheduled != t0.Add(40*time.Second) {
+		t.Errorf("oldest record %s: slots during the pause were claimed", oldest.ID)
+	}
+}
