@@ -151,6 +151,23 @@ func (r *replica) alive() bool {
 	}
 }
 
+// currentTerm waits for the replica's Lead to have been called (IsLeader turns true a moment
+// before) and returns its latest term.
+func (r *replica) currentTerm(t *testing.T) election.Term {
+	t.Helper()
+	var term election.Term
+	etcdtest.WaitFor(t, 20*time.Second, r.id+"'s term", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if len(r.terms) == 0 {
+			return false
+		}
+		term = r.terms[len(r.terms)-1]
+		return true
+	})
+	return term
+}
+
 // token is the token of the replica's latest term.
 func (r *replica) token() fence.Token {
 	r.mu.Lock()

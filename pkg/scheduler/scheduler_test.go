@@ -91,9 +91,7 @@ func TestStaleLeaderIsFenced(t *testing.T) {
 	putJob(t, zombie.store, "tick", httpSpec(tg.srv.URL, "@every 1s"), t0)
 	leaderOf(t, zombie)
 	drive(t, clock, tg, "tick", 1, 3)
-	zombie.mu.Lock()
-	old := zombie.terms[0]
-	zombie.mu.Unlock()
+	old := zombie.currentTerm(t)
 	etcdtest.WaitFor(t, 20*time.Second, "results recorded", func() bool {
 		runs, _ := zombie.store.ListRuns(context.Background(), "tick", 10)
 		return len(runs) == 3 && runs[0].State == store.StateSucceeded
@@ -205,9 +203,7 @@ func TestFailover(t *testing.T) {
 		drive(t, clock, tg, "tick", 1, 10)
 		second := map[*replica]*replica{a: b, b: a}[first]
 
-		first.mu.Lock()
-		key := first.terms[0].LeaderKey
-		first.mu.Unlock()
+		key := first.currentTerm(t).LeaderKey
 		lease, _ := strconv.ParseInt(key[strings.LastIndex(key, "/")+1:], 16, 64)
 		if _, err := e.Client().Revoke(context.Background(), clientv3.LeaseID(lease)); err != nil {
 			t.Fatal(err)
@@ -440,9 +436,7 @@ func TestRunOfADeadLeaderBecomesUnknown(t *testing.T) {
 	sp.Target.HTTP.Timeout = job.Duration(10 * time.Second)
 	j := putJob(t, a.store, "hourly", sp, t0)
 	leaderOf(t, a)
-	a.mu.Lock()
-	term := a.terms[0]
-	a.mu.Unlock()
+	term := a.currentTerm(t)
 	// What a crashed leader leaves behind: a claimed record, no result.
 	dead := store.Run{ID: store.RunID("hourly", t0.Add(-time.Hour)), Job: "hourly", Scheduled: t0.Add(-time.Hour),
 		State: store.StateClaimed, Token: term.Token, Term: "crashed/0000", Replica: "crashed", JobVersion: j.Version, Claimed: t0}
@@ -704,9 +698,7 @@ func TestAtLeastOnceSendsAgain(t *testing.T) {
 	defer srv.Close()
 	a := startReplica(t, e, "a", clock, replicaOpts{})
 	leaderOf(t, a)
-	a.mu.Lock()
-	term := a.terms[0]
-	a.mu.Unlock()
+	term := a.currentTerm(t)
 	f := store.Fence{LeaderKey: term.LeaderKey, Token: term.Token}
 	var dead []store.Run
 	for _, name := range []string{"lost", "delivered"} {
