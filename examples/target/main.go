@@ -1,5 +1,7 @@
 // Command target is an example job target guarded by schedulerd's fence: it prints every run
 // it accepts, and answers 409 to a deposed leader's late request or a second delivery of a run.
+// A run of a job with completion "callback" is answered 202 at once and reported to
+// schedulerd after --work.
 //
 //	go run ./examples/target --listen 127.0.0.1:9000
 package main
@@ -13,6 +15,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,21 +26,31 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:9000", "address to listen on")
 	status := flag.Int("status", http.StatusNoContent, "status code to answer accepted runs with")
+	work := flag.Duration("work", 5*time.Second, "how long a callback run works before it reports its result")
 	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var reports sync.WaitGroup // callback reports in progress; main waits for them
+	defer reports.Wait()
 
 	verifier := fence.NewVerifier(0)
 	hook := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, _ := fence.FromContext(r.Context())
 		fmt.Printf("%s  run %s  token %s  attempt %d  late %s\n", time.Now().UTC().Format(time.RFC3339Nano),
 			d.RunID, d.Token, d.Attempt, time.Since(d.Scheduled).Round(time.Millisecond))
+		if d.CallbackURL != "" {
+			reports.Add(1)
+			go func() { defer reports.Done(); report(ctx, d, *work) }()
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
 		w.WriteHeader(*status)
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/", fence.Middleware(verifier, hook))
 	srv := &http.Server{Addr: *listen, Handler: logRejections(mux), ReadHeaderTimeout: 5 * time.Second}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -47,6 +61,30 @@ func main() {
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
+}
+
+// report works on a callback run for work, then posts its result to schedulerd.
+func report(ctx context.Context, d fence.Dispatch, work time.Duration) {
+	select {
+	case <-time.After(work):
+	case <-ctx.Done():
+		return // shutting down: schedulerd times the run out
+	}
+	body := strings.NewReader(`{"result": "succeeded", "output": "worked ` + work.String() + `"}`)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.CallbackURL, body)
+	if err != nil {
+		log.Printf("run %s: %v", d.RunID, err)
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(fence.HeaderCallbackToken, d.CallbackToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		log.Printf("run %s: reporting the result: %v", d.RunID, err)
+		return
+	}
+	resp.Body.Close()
+	fmt.Printf("%s  run %s  reported: %s\n", time.Now().UTC().Format(time.RFC3339Nano), d.RunID, resp.Status)
 }
 
 // logRejections prints the requests the fence refused, with why.

@@ -111,7 +111,7 @@ SIGINT or SIGTERM: resign leadership at once, drain in-flight runs, exit 0.`,
 	f.StringVar(&o.dataDir, "data-dir", "./schedulerd-data", "data directory of the embedded etcd")
 	f.StringVar(&o.embeddedEtcdListen, "embedded-etcd-listen", "http://127.0.0.1:2379", "client URL of the embedded etcd; other replicas join with --etcd-endpoints set to it")
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address of the HTTP API, health checks and metrics")
-	f.StringVar(&o.advertiseURL, "advertise-url", "", "URL other replicas and clients reach this replica's API at (default: http://<listen address>, the host name for 0.0.0.0)")
+	f.StringVar(&o.advertiseURL, "advertise-url", "", "URL other replicas, clients and callback targets reach this replica's API at (default: http://<listen address>, the host name for 0.0.0.0)")
 	f.StringVar(&o.prefix, "prefix", "/schedulerd/", "etcd key prefix; replicas with the same prefix form one cluster")
 	f.DurationVar(&o.sessionTTL, "session-ttl", 10*time.Second, "leader session TTL, whole seconds: a crashed leader is replaced within about this long")
 	f.StringVar(&o.replicaID, "replica-id", "", "name of this replica (default: <hostname>-<pid>)")
@@ -268,7 +268,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 	cache := store.NewCache(st, log, nil, reg)
 	observer := election.NewObserver(client, st.Keys().Election(), nil, log, reg)
 	sched, err := scheduler.New(scheduler.Config{
-		Store: st, Cache: cache, ReplicaID: o.replicaID, DrainTimeout: o.drainTimeout, Logger: log, Registerer: reg,
+		Store: st, Cache: cache, ReplicaID: o.replicaID, CallbackURL: advertise, DrainTimeout: o.drainTimeout, Logger: log, Registerer: reg,
 	})
 	if err != nil {
 		return err
@@ -283,7 +283,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 	}
 	handler, err := api.New(api.Config{
 		Store: st, Cache: cache, Leaders: observer, Self: election.Leader{ID: o.replicaID, URL: advertise},
-		Logger: log, Registerer: reg, Gatherer: reg,
+		Completed: sched.Completed, Logger: log, Registerer: reg, Gatherer: reg,
 	})
 	if err != nil {
 		return err

@@ -37,6 +37,9 @@ type Config struct {
 	// client gets 503 with Retry-After.
 	StoreTimeout time.Duration
 	Logger       *zap.Logger
+	// Completed is told of each run whose result a callback target reported here (the
+	// scheduler's Completed, which counts it); may be nil.
+	Completed func(store.Run)
 	// Registerer gets the API's metrics; Gatherer is served at /metrics. Either may be nil.
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
@@ -74,6 +77,11 @@ func New(cfg Config) (*API, error) {
 	a.mux.HandleFunc("PUT /v1/jobs/{name}", a.putJob)
 	a.mux.HandleFunc("DELETE /v1/jobs/{name}", a.deleteJob)
 	a.mux.HandleFunc("GET /v1/jobs/{name}/runs", a.listRuns)
+	a.mux.HandleFunc("GET /v1/jobs/{name}/runs/{run}", a.getRun)
+	a.mux.HandleFunc("POST /v1/jobs/{name}/trigger", a.triggerJob)
+	a.mux.HandleFunc("POST /v1/jobs/{name}/pause", a.pauseJob)
+	a.mux.HandleFunc("POST /v1/jobs/{name}/resume", a.resumeJob)
+	a.mux.HandleFunc("POST /v1/runs/{run}/complete", a.completeRun)
 	a.mux.HandleFunc("GET /v1/cluster", a.cluster)
 	a.mux.HandleFunc("GET /healthz", a.healthz)
 	a.mux.HandleFunc("GET /readyz", a.readyz)

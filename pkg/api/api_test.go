@@ -44,26 +44,33 @@ type env struct {
 	store  *store.Store
 	cache  *store.Cache
 	reg    *prometheus.Registry
-	start  func() // runs the cache until the test ends
+	clock  *clockwork.FakeClock // the API's clock, at t0 until a test advances it
+	start  func()               // runs the cache until the test ends
 }
 
-func newEnv(t *testing.T, leaders api.Leaders) *env {
+// newEnv serves an API on a fresh embedded etcd; each option may adjust its Config.
+func newEnv(t *testing.T, leaders api.Leaders, options ...func(*api.Config)) *env {
 	t.Helper()
 	client := etcdtest.Start(t).Client()
 	log := zaptest.NewLogger(t)
 	reg := prometheus.NewRegistry()
 	st := store.New(client, "/test/", reg)
 	cache := store.NewCache(st, log, clockwork.NewRealClock(), reg)
-	a, err := api.New(api.Config{
+	clock := clockwork.NewFakeClockAt(t0)
+	cfg := api.Config{
 		Store: st, Cache: cache, Leaders: leaders, Self: election.Leader{ID: "r1", URL: "http://127.0.0.1:8080"},
-		Clock: clockwork.NewFakeClockAt(t0), Logger: log, Registerer: reg, Gatherer: reg,
-	})
+		Clock: clock, Logger: log, Registerer: reg, Gatherer: reg,
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	a, err := api.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)
-	e := &env{srv: srv, client: client, store: st, cache: cache, reg: reg}
+	e := &env{srv: srv, client: client, store: st, cache: cache, reg: reg, clock: clock}
 	e.start = func() {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -203,6 +210,51 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{name: "runs limit not a number", method: "GET", path: "/v1/jobs/existing/runs?limit=ten", kind: "invalid-parameter"},
 		{name: "wrong method", method: "POST", path: "/v1/jobs/existing", body: good, status: 405, kind: "method-not-allowed"},
 		{name: "unknown route", method: "GET", path: "/v1/nothing", status: 404, kind: "not-found"},
+		// POST /v1/jobs/{name}/trigger
+		{name: "trigger unknown job", method: "POST", path: "/v1/jobs/nope/trigger", status: 404, kind: "job-not-found"},
+		{name: "trigger invalid name", method: "POST", path: "/v1/jobs/Bad_Name/trigger", kind: "invalid-job", pointers: []string{"#/name"}},
+		{name: "trigger unknown field", method: "POST", path: "/v1/jobs/existing/trigger", contentType: "application/json", body: `{"whilepaused":true}`, pointers: []string{"#/whilepaused"}},
+		{name: "trigger syntax error", method: "POST", path: "/v1/jobs/existing/trigger", contentType: "application/json", body: `{"by":`, kind: "invalid-json"},
+		{name: "trigger body not an object", method: "POST", path: "/v1/jobs/existing/trigger", contentType: "application/json", body: `"alice"`, kind: "invalid-json"},
+		{name: "trigger whilePaused not a bool", method: "POST", path: "/v1/jobs/existing/trigger", contentType: "application/json", body: `{"whilePaused":"yes"}`, pointers: []string{"#/whilePaused"}},
+		{name: "trigger by too long", method: "POST", path: "/v1/jobs/existing/trigger", contentType: "application/json", body: `{"by":"` + strings.Repeat("a", 64) + `"}`, pointers: []string{"#/by"}},
+		{name: "trigger by not printable", method: "POST", path: "/v1/jobs/existing/trigger", contentType: "application/json", body: `{"by":"al\u0007ice"}`, pointers: []string{"#/by"}},
+		{name: "trigger text body", method: "POST", path: "/v1/jobs/existing/trigger", contentType: "text/plain", body: `{}`, status: 415, kind: "unsupported-media-type"},
+		{name: "trigger body over 1 MiB", method: "POST", path: "/v1/jobs/existing/trigger", contentType: "application/json", body: `{"by":"` + strings.Repeat("x", api.MaxBodyBytes) + `"}`, status: 413, kind: "too-large"},
+		{name: "Idempotency-Key too long", method: "POST", path: "/v1/jobs/existing/trigger", header: []string{"Idempotency-Key", strings.Repeat("k", api.MaxIdempotencyKey+1)}, kind: "invalid-idempotency-key"},
+		{name: "Idempotency-Key with a tab", method: "POST", path: "/v1/jobs/existing/trigger", header: []string{"Idempotency-Key", "a\tb"}, kind: "invalid-idempotency-key"},
+		{name: "Idempotency-Key not ASCII", method: "POST", path: "/v1/jobs/existing/trigger", header: []string{"Idempotency-Key", "clé"}, kind: "invalid-idempotency-key"},
+		{name: "trigger with GET", method: "GET", path: "/v1/jobs/existing/trigger", status: 405, kind: "method-not-allowed"},
+		// GET /v1/jobs/{name}/runs/{run}
+		{name: "unknown run", method: "GET", path: "/v1/jobs/existing/runs/existing@2026-03-01T10:00:00Z", status: 404, kind: "run-not-found"},
+		{name: "run id of another job", method: "GET", path: "/v1/jobs/existing/runs/other@2026-03-01T10:00:00Z", status: 404, kind: "run-not-found"},
+		{name: "run id without a job", method: "GET", path: "/v1/jobs/existing/runs/2026-03-01T10:00:00Z", status: 404, kind: "run-not-found"},
+		{name: "run of an invalid job name", method: "GET", path: "/v1/jobs/Bad_Name/runs/Bad_Name@2026-03-01T10:00:00Z", pointers: []string{"#/name"}},
+		// POST /v1/jobs/{name}/pause and /resume
+		{name: "pause unknown job", method: "POST", path: "/v1/jobs/nope/pause", status: 404, kind: "job-not-found"},
+		{name: "pause invalid name", method: "POST", path: "/v1/jobs/a.b/pause", kind: "invalid-job", pointers: []string{"#/name"}},
+		{name: "pause until in the past", method: "POST", path: "/v1/jobs/existing/pause", contentType: "application/json", body: `{"until":"2026-03-01T09:00:00Z"}`, pointers: []string{"#/until"}},
+		{name: "pause until now", method: "POST", path: "/v1/jobs/existing/pause", contentType: "application/json", body: `{"until":"2026-03-01T10:00:00Z"}`, pointers: []string{"#/until"}},
+		{name: "pause until not a time", method: "POST", path: "/v1/jobs/existing/pause", contentType: "application/json", body: `{"until":"tomorrow"}`, kind: "invalid-json"},
+		{name: "pause unknown field", method: "POST", path: "/v1/jobs/existing/pause", contentType: "application/json", body: `{"reason":"x"}`, pointers: []string{"#/reason"}},
+		{name: "pause note too long", method: "POST", path: "/v1/jobs/existing/pause", contentType: "application/json", body: `{"note":"` + strings.Repeat("n", 1025) + `"}`},
+		{name: "pause by too long", method: "POST", path: "/v1/jobs/existing/pause", contentType: "application/json", body: `{"by":"` + strings.Repeat("b", 64) + `"}`, pointers: []string{"#/by"}},
+		{name: "pause record not a bool", method: "POST", path: "/v1/jobs/existing/pause", contentType: "application/json", body: `{"record":"no"}`, pointers: []string{"#/record"}},
+		{name: "pause with stale If-Match", method: "POST", path: "/v1/jobs/existing/pause", header: []string{"If-Match", `"1"`}, status: 412, kind: "version-mismatch"},
+		{name: "pause with garbage If-Match", method: "POST", path: "/v1/jobs/existing/pause", header: []string{"If-Match", "now"}, kind: "invalid-precondition"},
+		{name: "resume unknown job", method: "POST", path: "/v1/jobs/nope/resume", status: 404, kind: "job-not-found"},
+		{name: "resume with a field", method: "POST", path: "/v1/jobs/existing/resume", contentType: "application/json", body: `{"note":"x"}`, pointers: []string{"#/note"}},
+		{name: "resume with stale If-Match", method: "POST", path: "/v1/jobs/existing/resume", header: []string{"If-Match", `"1"`}, status: 412, kind: "version-mismatch"},
+		// POST /v1/runs/{run}/complete
+		{name: "complete without token", method: "POST", path: "/v1/runs/existing@2026-03-01T10:00:00Z/complete", contentType: "application/json", body: `{"result":"succeeded"}`, status: 401, kind: "callback-unauthorized"},
+		{name: "complete unknown run", method: "POST", path: "/v1/runs/existing@2026-03-01T10:00:00Z/complete", contentType: "application/json", body: `{"result":"succeeded"}`, header: []string{fence.HeaderCallbackToken, "t"}, status: 404, kind: "run-not-found"},
+		{name: "complete run id without a job", method: "POST", path: "/v1/runs/nothing/complete", contentType: "application/json", body: `{"result":"succeeded"}`, header: []string{fence.HeaderCallbackToken, "t"}, status: 404, kind: "run-not-found"},
+		{name: "complete bad result", method: "POST", path: "/v1/runs/existing@2026-03-01T10:00:00Z/complete", contentType: "application/json", body: `{"result":"done"}`, header: []string{fence.HeaderCallbackToken, "t"}, pointers: []string{"#/result"}},
+		{name: "complete without result", method: "POST", path: "/v1/runs/existing@2026-03-01T10:00:00Z/complete", contentType: "application/json", body: `{"output":"x"}`, header: []string{fence.HeaderCallbackToken, "t"}, pointers: []string{"#/result"}},
+		{name: "complete error too long", method: "POST", path: "/v1/runs/existing@2026-03-01T10:00:00Z/complete", contentType: "application/json", body: `{"result":"failed","error":"` + strings.Repeat("e", 4097) + `"}`, header: []string{fence.HeaderCallbackToken, "t"}, pointers: []string{"#/error"}},
+		{name: "complete unknown field", method: "POST", path: "/v1/runs/existing@2026-03-01T10:00:00Z/complete", contentType: "application/json", body: `{"result":"succeeded","status":200}`, header: []string{fence.HeaderCallbackToken, "t"}, pointers: []string{"#/status"}},
+		{name: "complete empty body", method: "POST", path: "/v1/runs/existing@2026-03-01T10:00:00Z/complete", contentType: "application/json", header: []string{fence.HeaderCallbackToken, "t"}, kind: "invalid-json"},
+		{name: "complete with GET", method: "GET", path: "/v1/runs/existing@2026-03-01T10:00:00Z/complete", status: 405, kind: "method-not-allowed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.method == "" {
@@ -218,7 +270,10 @@ func TestBadInputWritesNothing(t *testing.T) {
 				tc.status = 400
 			}
 			if tc.kind == "" {
-				tc.kind = "invalid-job"
+				tc.kind = "invalid-job" // a field of a job body; other bodies say invalid-request
+				if tc.method == "POST" {
+					tc.kind = "invalid-request"
+				}
 			}
 			rev, before := snapshot(t, e.client)
 			r := e.do(t, tc.method, tc.path, tc.contentType, tc.body, tc.header...)

@@ -65,14 +65,22 @@ func decodeStrict(w http.ResponseWriter, r *http.Request, schema reflect.Type, i
 	unknownFields(raw, schema, "#", &fields)
 	if len(fields) > 0 {
 		p := invalid("The request body has unknown fields", fields)
-		return &p
+		return requestKind(schema, &p)
 	}
 	for _, v := range into {
 		if p := decodeInto(body, v); p != nil {
-			return p
+			return requestKind(schema, p)
 		}
 	}
 	return nil
+}
+
+// requestKind gives a field problem about a body other than a job's the kind invalid-request.
+func requestKind(schema reflect.Type, p *problem.Details) *problem.Details {
+	if schema != reflect.TypeFor[jobBody]() && strings.HasSuffix(p.Type, "#problem-invalid-job") {
+		*p = invalidRequest(p.Title, p.Errors)
+	}
+	return p
 }
 
 // decodeInto decodes a body already checked for unknown fields. Type errors name the field by
@@ -97,9 +105,18 @@ func invalidJSON(detail string) problem.Details {
 	return problem.New(http.StatusBadRequest, "invalid-json", "Request body is not valid JSON", detail)
 }
 
-// invalid is the problem for a body that parsed but whose fields are wrong.
+// invalid is the problem for a job whose fields are wrong.
 func invalid(title string, fields []problem.FieldError) problem.Details {
-	p := problem.New(http.StatusBadRequest, "invalid-job", title, "")
+	return fieldProblem("invalid-job", title, fields)
+}
+
+// invalidRequest is the problem for another request body whose fields are wrong.
+func invalidRequest(title string, fields []problem.FieldError) problem.Details {
+	return fieldProblem("invalid-request", title, fields)
+}
+
+func fieldProblem(kind, title string, fields []problem.FieldError) problem.Details {
+	p := problem.New(http.StatusBadRequest, kind, title, "")
 	parts := make([]string, len(fields))
 	for i, f := range fields {
 		parts[i] = strings.TrimPrefix(f.Pointer, "#") + ": " + f.Detail
@@ -165,6 +182,9 @@ func unknownDetail(k string, known map[string]reflect.Type) string {
 		if strings.EqualFold(name, k) {
 			return fmt.Sprintf("unknown field (field names are case-sensitive: did you mean %q?)", name)
 		}
+	}
+	if len(known) == 0 {
+		return "unknown field; this request takes no fields (send no body, or {})"
 	}
 	names := make([]string, 0, len(known))
 	for name := range known {

@@ -57,9 +57,11 @@ type jobStatus struct {
 	NextRun time.Time `json:"nextRun,omitzero"`
 	// NextRuns are the next fire times from NextRun on, in the job's time zone.
 	NextRuns []string `json:"nextRuns,omitempty"`
-	// LastRun is the newest run record (GET of one job only).
-	LastRun *store.Run `json:"lastRun,omitempty"`
-	Error   string     `json:"error,omitempty"`
+	// LastRun is the newest run record, and Runs counts the retained records by state (GET
+	// of one job only).
+	LastRun *store.Run          `json:"lastRun,omitempty"`
+	Runs    map[store.State]int `json:"runs,omitempty"`
+	Error   string              `json:"error,omitempty"`
 }
 
 func view(j job.Job, cursor, now time.Time) jobView {
@@ -70,7 +72,7 @@ func view(j job.Job, cursor, now time.Time) jobView {
 	switch {
 	case j.Invalid != nil:
 		v.Status.State, v.Status.Error = "invalid", j.Invalid.Error()
-	case j.Spec.Paused && (j.Spec.Pause.Until.IsZero() || now.Before(j.Spec.Pause.Until)):
+	case j.PausedAt(now):
 		v.Status.State = "paused"
 		v.Status.NextRun = j.Next(cursor) // the first slot after an automatic resume, if any
 	case j.Next(cursor).IsZero():
@@ -118,15 +120,23 @@ func pathName(r *http.Request) (string, *problem.Details) {
 	return name, nil
 }
 
-func (a *API) putJob(w http.ResponseWriter, r *http.Request) {
+// writeTarget reads what a request that changes a job names: the job, and the version it
+// must be at (If-Match; 0 for any). It answers the problem itself when either is invalid.
+func writeTarget(w http.ResponseWriter, r *http.Request) (name string, ifVersion int64, ok bool) {
 	name, p := pathName(r)
-	if p != nil {
-		problem.Write(w, r, *p)
-		return
+	if p == nil {
+		ifVersion, p = ifMatch(r)
 	}
-	ifVersion, p := ifMatch(r)
 	if p != nil {
 		problem.Write(w, r, *p)
+		return "", 0, false
+	}
+	return name, ifVersion, true
+}
+
+func (a *API) putJob(w http.ResponseWriter, r *http.Request) {
+	name, ifVersion, ok := writeTarget(w, r)
+	if !ok {
 		return
 	}
 	var meta jobMeta
@@ -142,16 +152,7 @@ func (a *API) putJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := spec.Validate(); err != nil {
-		var ve *job.ValidationError
-		if !errors.As(err, &ve) {
-			problem.Write(w, r, problem.New(http.StatusBadRequest, "invalid-job", "Invalid job", err.Error()))
-			return
-		}
-		fields := make([]problem.FieldError, len(ve.Errors))
-		for i, f := range ve.Errors {
-			fields[i] = problem.FieldError{Pointer: f.Pointer, Detail: f.Detail}
-		}
-		problem.Write(w, r, invalid("Invalid job", fields))
+		problem.Write(w, r, validationProblem(err))
 		return
 	}
 	if at, ok := oneShotInThePast(spec, a.cfg.Clock.Now()); ok {
@@ -198,7 +199,11 @@ func (a *API) getJob(w http.ResponseWriter, r *http.Request) {
 	}
 	v := view(j, cursor, a.cfg.Clock.Now())
 	if last, err := a.cfg.Store.ListRuns(ctx, name, 1); err == nil && len(last) == 1 {
-		v.Status.LastRun = &last[0]
+		lr := runView(last[0])
+		v.Status.LastRun = &lr
+	}
+	if counts, err := a.cfg.Store.RunCounts(ctx, name); err == nil {
+		v.Status.Runs = counts
 	}
 	w.Header().Set("ETag", etag(j.Version))
 	writeJSON(w, http.StatusOK, v)
@@ -227,14 +232,8 @@ func (a *API) listJobs(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) deleteJob(w http.ResponseWriter, r *http.Request) {
-	name, p := pathName(r)
-	if p != nil {
-		problem.Write(w, r, *p)
-		return
-	}
-	ifVersion, p := ifMatch(r)
-	if p != nil {
-		problem.Write(w, r, *p)
+	name, ifVersion, ok := writeTarget(w, r)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.StoreTimeout)
@@ -280,9 +279,25 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request) {
 		a.storeFailed(w, r, err)
 		return
 	}
+	for i := range runs {
+		runs[i] = runView(runs[i])
+	}
 	writeJSON(w, http.StatusOK, struct {
 		Runs []store.Run `json:"runs"`
 	}{runs})
+}
+
+// validationProblem is the answer for a spec that job.Spec.Validate rejected.
+func validationProblem(err error) problem.Details {
+	var ve *job.ValidationError
+	if !errors.As(err, &ve) {
+		return problem.New(http.StatusBadRequest, "invalid-job", "Invalid job", err.Error())
+	}
+	fields := make([]problem.FieldError, len(ve.Errors))
+	for i, f := range ve.Errors {
+		fields[i] = problem.FieldError{Pointer: f.Pointer, Detail: f.Detail}
+	}
+	return invalid("Invalid job", fields)
 }
 
 // jobError answers for a store error about one job.

@@ -17,6 +17,10 @@ const (
 	HeaderToken          = "Schedulerd-Fencing-Token"
 	HeaderAttempt        = "Schedulerd-Attempt"
 	HeaderIdempotencyKey = "Idempotency-Key" // equals the run id
+	// Sent only to targets whose job has completion "callback": where to report the result
+	// (POST, any replica) and the token that authenticates the report (new for each dispatch).
+	HeaderCallbackURL   = "Schedulerd-Callback-Url"
+	HeaderCallbackToken = "Schedulerd-Callback-Token"
 )
 
 // Reserved reports whether a header name is set by schedulerd itself, so job specs may not set it.
@@ -32,6 +36,9 @@ type Dispatch struct {
 	Scheduled time.Time
 	Token     Token
 	Attempt   int
+	// CallbackURL and CallbackToken are set for completion "callback" (else empty).
+	CallbackURL   string
+	CallbackToken string
 }
 
 // Set writes d into h as the dispatch headers.
@@ -42,6 +49,10 @@ func (d Dispatch) Set(h http.Header) {
 	h.Set(HeaderToken, d.Token.String())
 	h.Set(HeaderAttempt, strconv.Itoa(d.Attempt))
 	h.Set(HeaderIdempotencyKey, d.RunID)
+	if d.CallbackURL != "" {
+		h.Set(HeaderCallbackURL, d.CallbackURL)
+		h.Set(HeaderCallbackToken, d.CallbackToken)
+	}
 }
 
 // ErrNoDispatch reports a request without valid dispatch headers: it did not come from schedulerd.
@@ -61,6 +72,7 @@ func ParseDispatch(r *http.Request) (Dispatch, error) {
 		return d, fmt.Errorf("%w: %s: %v", ErrNoDispatch, HeaderToken, err)
 	}
 	d.Token = tok
+	d.CallbackURL, d.CallbackToken = r.Header.Get(HeaderCallbackURL), r.Header.Get(HeaderCallbackToken)
 	if s := r.Header.Get(HeaderScheduledTime); s != "" {
 		if d.Scheduled, err = time.Parse(time.RFC3339, s); err != nil {
 			return d, fmt.Errorf("%w: %s is not RFC 3339: %q", ErrNoDispatch, HeaderScheduledTime, s)

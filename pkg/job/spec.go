@@ -53,6 +53,9 @@ type Spec struct {
 	// default), is it skipped with reason "overlap" ("forbid"), or does it cancel the earlier
 	// one ("replace")?
 	Concurrency Concurrency `json:"concurrency,omitempty"`
+	// MaxConcurrent (with concurrency "allow") bounds the job's runs in flight at once; a
+	// slot due at the bound is skipped with reason "overlap". 0: no bound.
+	MaxConcurrent int `json:"maxConcurrent,omitempty"`
 }
 
 // Retry is a run's retry policy: up to Attempts attempts in all, waiting an exponentially
@@ -100,12 +103,26 @@ const (
 	ConcurrencyReplace Concurrency = "replace"
 )
 
-// Pause annotates a paused job: a note for people, and an optional automatic resume.
+// Pause annotates a paused job: a note for people, who paused it and when, an optional
+// automatic resume, and whether slots during the pause are recorded.
 type Pause struct {
 	Note string `json:"note,omitempty"`
+	// By is who paused the job.
+	By string `json:"by,omitempty"`
+	// Since is when the job was paused; set by the store, not by clients.
+	Since time.Time `json:"since,omitzero"`
 	// Until resumes the job at this instant; slots before it are not owed.
 	Until time.Time `json:"until,omitzero"`
+	// Record: each slot during the pause is recorded as skipped/paused (default true), up to
+	// MaxPausedRecords per pause; false records none.
+	Record *bool `json:"record,omitempty"`
 }
+
+// MaxPausedRecords bounds the skipped/paused records one pause writes.
+const MaxPausedRecords = 100
+
+// Records reports whether slots during the pause are recorded.
+func (p Pause) Records() bool { return p.Record == nil || *p.Record }
 
 // History is the retention of a job's run records: the newest Keep are kept, and none older
 // than MaxAge.
@@ -136,9 +153,23 @@ type HTTPTarget struct {
 	Method  string            `json:"method,omitempty"`
 	Headers map[string]string `json:"headers,omitempty"`
 	Body    string            `json:"body,omitempty"`
-	// Timeout bounds one attempt; default 30s.
+	// Timeout bounds one attempt; default 30s. With completion "callback" it also bounds the
+	// wait for each report after the target accepted the run.
 	Timeout Duration `json:"timeout,omitzero"`
+	// Completion: the answer to the request is the result ("sync", default), or the target
+	// accepts the run with a 2xx at once and reports its result later to
+	// POST /v1/runs/{run}/complete ("callback").
+	Completion Completion `json:"completion,omitempty"`
 }
+
+// Completion says how a run's result arrives.
+type Completion string
+
+// Completion modes.
+const (
+	CompletionSync     Completion = "sync"
+	CompletionCallback Completion = "callback"
+)
 
 // Misfire says what happens to a run that could not be dispatched on time.
 type Misfire struct {
@@ -202,6 +233,10 @@ func (s Spec) WithDefaults() Spec {
 	if s.Concurrency == "" {
 		s.Concurrency = ConcurrencyAllow
 	}
+	if s.Paused && s.Pause.Record == nil {
+		yes := true
+		s.Pause.Record = &yes
+	}
 	if s.Misfire.CatchUp == "" {
 		s.Misfire.CatchUp = CatchUpLatest
 	}
@@ -218,6 +253,9 @@ func (s Spec) WithDefaults() Spec {
 		}
 		if c.Timeout == 0 {
 			c.Timeout = Duration(DefaultTimeout)
+		}
+		if c.Completion == "" {
+			c.Completion = CompletionSync
 		}
 		s.Target.HTTP = &c
 	}
@@ -255,24 +293,55 @@ func (j *Job) Compile() {
 	}
 }
 
-// Next returns the first slot after both the cursor (the last slot already claimed or skipped)
-// and ScheduledFrom; the zero time when the job cannot fire.
+// Next returns the first slot to dispatch after both the cursor (the last slot already
+// claimed or skipped) and ScheduledFrom; the zero time when the job cannot fire.
 func (j *Job) Next(cursor time.Time) time.Time {
 	if j.Schedule == nil || (j.Spec.Paused && j.Spec.Pause.Until.IsZero()) {
 		return time.Time{}
-	}
-	base := j.ScheduledFrom
-	if cursor.After(base) {
-		base = cursor
 	}
 	start := j.Spec.StartAt
 	if j.Spec.Paused && j.Spec.Pause.Until.After(start) {
 		start = j.Spec.Pause.Until // a pause with an end is a late start
 	}
+	return j.slotAfter(cursor, start)
+}
+
+// NextSlot returns the next slot the leader acts on after cursor: the next to dispatch
+// (paused false), or, for a paused job that records its pause, the next slot of the pause,
+// to be recorded as skipped (paused true). Past MaxPausedRecords slots of one pause it is
+// the first slot after the pause (zero for a pause without an end).
+func (j *Job) NextSlot(cursor time.Time) (time.Time, bool) {
+	if j.Schedule == nil || !j.Spec.Paused || !j.Spec.Pause.Records() {
+		return j.Next(cursor), false
+	}
+	in := func(slot time.Time) bool {
+		return !slot.IsZero() && (j.Spec.Pause.Until.IsZero() || slot.Before(j.Spec.Pause.Until))
+	}
+	next := j.slotAfter(cursor, j.Spec.StartAt)
+	if !in(next) {
+		return j.Next(cursor), false
+	}
+	// The pause began at ScheduledFrom (pausing moves it): count its slots up to next.
+	n := 0
+	for s := j.slotAfter(time.Time{}, j.Spec.StartAt); in(s) && !s.After(next); s = j.slotAfter(s, j.Spec.StartAt) {
+		if n++; n > MaxPausedRecords {
+			return j.Next(cursor), false
+		}
+	}
+	return next, true
+}
+
+// slotAfter is the first slot of the schedule after both cursor and ScheduledFrom, at or
+// after start and not after EndAt; zero when there is none.
+func (j *Job) slotAfter(cursor, start time.Time) time.Time {
+	base := j.ScheduledFrom
+	if cursor.After(base) {
+		base = cursor
+	}
 	if start.After(base) {
 		base = start
 		if _, every := j.Schedule.(schedule.Every); !every {
-			base = start.Add(-time.Nanosecond) // a cron slot at startAt itself counts
+			base = start.Add(-time.Nanosecond) // a cron slot at start itself counts
 		}
 	}
 	next := j.Schedule.Next(base)
@@ -280,6 +349,11 @@ func (j *Job) Next(cursor time.Time) time.Time {
 		return time.Time{}
 	}
 	return next
+}
+
+// PausedAt reports whether the job is paused at now (paused, and not past pause.until).
+func (j *Job) PausedAt(now time.Time) bool {
+	return j.Spec.Paused && (j.Spec.Pause.Until.IsZero() || now.Before(j.Spec.Pause.Until))
 }
 
 // Reanchors reports whether changing from old to s starts a new schedule (see ScheduledFrom).

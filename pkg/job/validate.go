@@ -34,6 +34,7 @@ const (
 	MaxHistoryKeep   = 100_000
 	MinHistoryMaxAge = time.Minute
 	MaxMaxCatchUp    = 1000
+	MaxMaxConcurrent = 1000
 	MaxJitter        = time.Hour
 	MaxAttempts      = 10
 )
@@ -106,6 +107,9 @@ func (s Spec) Validate() error {
 	if len(s.Pause.Note) > MaxDescriptionLength {
 		v.add("#/pause/note", "must be at most %d bytes", MaxDescriptionLength)
 	}
+	if len(s.Pause.By) > MaxNameLength {
+		v.add("#/pause/by", "must be at most %d bytes", MaxNameLength)
+	}
 	if !s.Pause.Until.IsZero() && !s.Paused {
 		v.add("#/pause/until", "only with \"paused\": true")
 	}
@@ -138,6 +142,17 @@ func (s Spec) Validate() error {
 	case "", ConcurrencyAllow, ConcurrencyForbid, ConcurrencyReplace:
 	default:
 		v.add("#/concurrency", "must be %q, %q or %q", ConcurrencyAllow, ConcurrencyForbid, ConcurrencyReplace)
+	}
+	switch m := s.MaxConcurrent; {
+	case m < 0 || m > MaxMaxConcurrent:
+		v.add("#/maxConcurrent", "must be from 1 to %d (0 or absent: no bound)", MaxMaxConcurrent)
+	case m > 1 && s.Concurrency == ConcurrencyForbid:
+		v.add("#/maxConcurrent", "forbid allows one run at a time; use concurrency \"allow\" with maxConcurrent %d", m)
+	case m > 0 && s.Concurrency == ConcurrencyReplace:
+		v.add("#/maxConcurrent", "replace keeps one run (the newest); maxConcurrent goes with concurrency \"allow\"")
+	}
+	if h := s.Target.HTTP; h != nil && h.Completion == CompletionCallback && s.Concurrency == ConcurrencyReplace {
+		v.add("#/concurrency", "replace cannot cancel a run its target has accepted (completion \"callback\"); use forbid or allow")
 	}
 	switch s.Misfire.CatchUp {
 	case "", CatchUpLatest, CatchUpAll, CatchUpNone:
@@ -223,6 +238,11 @@ func (t Target) validate(v *ValidationError) {
 		case !httpguts.ValidHeaderFieldValue(h.Headers[name]):
 			v.add(p, "value contains characters not allowed in a header (control characters, newlines)")
 		}
+	}
+	switch h.Completion {
+	case "", CompletionSync, CompletionCallback:
+	default:
+		v.add("#/target/http/completion", "must be %q or %q", CompletionSync, CompletionCallback)
 	}
 	if len(h.Body) > MaxBodyBytes {
 		v.add("#/target/http/body", "must be at most %d bytes", MaxBodyBytes)

@@ -14,7 +14,10 @@
 //     term may outlive it — they belong to the Scheduler, which drains them on shutdown and
 //     records their results with a write conditional on the run record it created.
 //
-// Non-promises: a run whose leader died after the claim and before the result is left in
-// state "claimed" (not re-sent); the schedule heap is rebuilt at each term start from the warm
-// job cache and the cursors.
+// Non-promises: a run whose leader died after the claim and before the result is not
+// finished by that leader; the next leader's reaper marks it "unknown" (delivery atMostOnce)
+// or sends it again with the same run id (atLeastOnce), except a callback run its target had
+// accepted, which waits for the target's report or its deadline. A Retry-After longer than
+// retry.maxBackoff ends the run rather than wait. The schedule heap is rebuilt at each term
+// start from the warm job cache and the cursors.
 package scheduler

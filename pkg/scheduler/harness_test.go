@@ -79,6 +79,7 @@ type replica struct {
 	sched  *scheduler.Scheduler
 	elect  *election.Elector
 	reg    *prometheus.Registry
+	clock  clockwork.Clock
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
@@ -102,12 +103,12 @@ func startReplica(t *testing.T, e *etcdtest.Etcd, id string, clock clockwork.Clo
 		o.client = e.Client()
 	}
 	log := zaptest.NewLogger(t).With(zap.String("replica", id))
-	r := &replica{id: id, reg: prometheus.NewRegistry(), done: make(chan struct{})}
+	r := &replica{id: id, clock: clock, reg: prometheus.NewRegistry(), done: make(chan struct{})}
 	r.store = store.New(o.client, prefix, r.reg)
 	r.cache = store.NewCache(r.store, log, clockwork.NewRealClock(), r.reg)
 	var err error
 	r.sched, err = scheduler.New(scheduler.Config{
-		Store: r.store, Cache: r.cache, ReplicaID: id, Clock: clock, Executor: o.executor,
+		Store: r.store, Cache: r.cache, ReplicaID: id, CallbackURL: "http://127.0.0.1:8080", Clock: clock, Executor: o.executor,
 		StoreTimeout: time.Second, Logger: log, Registerer: r.reg,
 	})
 	if err != nil {
@@ -139,7 +140,31 @@ func startReplica(t *testing.T, e *etcdtest.Etcd, id string, clock clockwork.Clo
 
 func (r *replica) stop() {
 	r.cancel()
-	<-r.done
+	fake, ok := r.clock.(*clockwork.FakeClock)
+	if !ok {
+		<-r.done
+		return
+	}
+	// A fake clock does not move by itself, so a shutdown waiting on it (a retry's backoff,
+	// the drain timeout) would hang a test that failed before advancing it. Shutdowns that the
+	// tests rely on finish at once; only a stuck one gets the clock moved, after a while.
+	stuck := time.NewTimer(5 * time.Second)
+	defer stuck.Stop()
+	select {
+	case <-r.done:
+		return
+	case <-stuck.C:
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-tick.C:
+			fake.Advance(time.Second)
+		}
+	}
 }
 
 func (r *replica) alive() bool {

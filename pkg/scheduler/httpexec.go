@@ -15,6 +15,7 @@ import (
 	"github.com/schedulerd/schedulerd/pkg/fence"
 	"github.com/schedulerd/schedulerd/pkg/job"
 	"github.com/schedulerd/schedulerd/pkg/problem"
+	"github.com/schedulerd/schedulerd/pkg/store"
 )
 
 // UserAgent is sent with every dispatch.
@@ -65,16 +66,17 @@ func (e *HTTPExecutor) Execute(ctx context.Context, j job.Job, d fence.Dispatch)
 		return Result{Err: describe(ctx, err)}
 	}
 	defer resp.Body.Close()
-	// Read a bounded amount so the connection can be reused; the body is not recorded yet.
+	// Read a bounded amount so the connection can be reused; the start is recorded.
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	snippet := store.Truncate(string(answer), store.MaxResponse)
 	if resp.StatusCode == http.StatusConflict && duplicateRun(resp.Header, answer) {
 		// A target guarded by package fence had this run already: delivered before.
-		return Result{Status: resp.StatusCode, AlreadyDelivered: true}
+		return Result{Status: resp.StatusCode, AlreadyDelivered: true, Response: snippet}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return Result{Status: resp.StatusCode, Err: fmt.Errorf("target answered %s", resp.Status), RetryAfter: retryAfter(resp.Header)}
+		return Result{Status: resp.StatusCode, Err: fmt.Errorf("target answered %s", resp.Status), RetryAfter: retryAfter(resp.Header), Response: snippet}
 	}
-	return Result{Status: resp.StatusCode}
+	return Result{Status: resp.StatusCode, Response: snippet}
 }
 
 // describe says what went wrong without repeating the URL, whose query may hold a secret.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
 	"github.com/schedulerd/schedulerd/pkg/election"
@@ -32,6 +33,15 @@ type loop struct {
 	recorded map[string]int
 	// nextReap is when in-flight runs of earlier terms are looked at next.
 	nextReap time.Time
+	// triggers reports changes of pending manual triggers (nil after the watch failed, until
+	// the next reap starts it again); triggersDue asks the loop to look at them.
+	triggers    clientv3.WatchChan
+	triggersDue bool
+	// waiting holds the jobs with a pending trigger this replica's cache could not serve yet
+	// (not there, or invalid): a change of one of them makes triggers due again.
+	waiting map[string]bool
+	// nextIdempotencyPrune is when expired trigger idempotency keys are deleted next.
+	nextIdempotencyPrune time.Time
 
 	bo      *retry.Backoff
 	tracker *retry.Tracker
@@ -48,6 +58,7 @@ func newLoop(s *Scheduler, term election.Term) *loop {
 		log:      s.log.With(zap.Stringer("token", term.Token)),
 		plans:    newPlans(),
 		recorded: make(map[string]int),
+		waiting:  make(map[string]bool),
 		bo:       retry.NewBackoff(100*time.Millisecond, 2*time.Second),
 		tracker:  retry.NewTracker(s.log.With(zap.Stringer("token", term.Token)), "scheduling loop store access"),
 	}
@@ -75,6 +86,12 @@ func (l *loop) run() error {
 				return err
 			}
 			l.nextReap = now.Add(reapEvery)
+		}
+		if l.triggersDue {
+			if err := l.handleTriggers(now); err != nil {
+				l.log.Warn("fenced: another replica leads now; ending term", zap.Error(err))
+				return err
+			}
 		}
 		if wait == 0 {
 			if p := l.plans.peek(); p != nil && !p.next.After(now) {
@@ -125,6 +142,11 @@ func (l *loop) sleep(d time.Duration) bool {
 		return false
 	case <-l.sub.C():
 	case <-timer:
+	case resp, ok := <-l.triggers:
+		l.triggersDue = true
+		if !ok || resp.Err() != nil {
+			l.triggers = nil // watched again at the next reap
+		}
 	}
 	return true
 }
@@ -158,12 +180,16 @@ func (l *loop) establish() error {
 	for _, j := range l.s.cfg.Cache.List() {
 		l.replan(j)
 	}
+	l.triggers, l.triggersDue = l.s.cfg.Store.WatchTriggers(l.term), true
 	return nil
 }
 
 // refresh re-plans the jobs that changed since the last look.
 func (l *loop) refresh() {
 	for _, name := range l.sub.Take() {
+		if l.waiting[name] {
+			l.triggersDue = true
+		}
 		if j, ok := l.s.cfg.Cache.Get(name); ok {
 			l.replan(j)
 		} else {
@@ -179,7 +205,7 @@ func (l *loop) replan(j job.Job) {
 		l.plans.remove(j.Name)
 		return
 	}
-	next := j.Next(l.cursors[j.Name])
+	next, _ := j.NextSlot(l.cursors[j.Name])
 	if next.IsZero() {
 		l.plans.remove(j.Name)
 		return
@@ -204,21 +230,22 @@ func (l *loop) fire(p *plan, now time.Time) error {
 		grace = min(grace, onTime) // no catching up: late is missed
 	}
 	run := func(slot time.Time, reason string) store.Run {
-		r := store.Run{
-			ID: store.RunID(j.Name, slot), Job: j.Name, Scheduled: slot, State: store.StateClaimed,
-			Token: l.term.Token, Term: l.termID, Replica: l.s.cfg.ReplicaID, JobVersion: j.Version, Claimed: now,
+		return l.newRun(j, store.RunID(j.Name, slot), slot, reason, now)
+	}
+	var runs []store.Run
+	if next, paused := j.NextSlot(l.cursors[j.Name]); !next.Equal(p.next) {
+		l.replan(j)
+		return nil
+	} else if paused {
+		// Slots of a pause are recorded, never dispatched, however late: a batch of them.
+		for slot := next; paused && !slot.IsZero() && !slot.After(now) && len(runs) < store.MaxClaimBatch; slot, paused = j.NextSlot(slot) {
+			runs = append(runs, run(slot, store.ReasonPaused))
 		}
-		if reason != "" {
-			r.State, r.Reason = store.StateSkipped, reason
-		} else {
-			r.Jitter = job.Duration(j.Spec.JitterFor(r.ID))
-		}
-		return r
+		return l.claim(j, runs)
 	}
 	// Slots later than the grace are missed, whatever the catch-up policy: record a batch.
-	var runs []store.Run
 	slot := p.next
-	for ; !slot.IsZero() && !slot.After(now) && now.Sub(slot) > grace && len(runs) < store.MaxClaimBatch; slot = j.Schedule.Next(slot) {
+	for ; !slot.IsZero() && !slot.After(now) && now.Sub(slot) > grace && len(runs) < store.MaxClaimBatch; slot = j.Next(slot) {
 		runs = append(runs, run(slot, store.ReasonMissed))
 	}
 	if len(runs) > 0 {
@@ -231,7 +258,7 @@ func (l *loop) fire(p *plan, now time.Time) error {
 		limit = j.Spec.Misfire.MaxCatchUp
 	}
 	var due []time.Time
-	for ; !slot.IsZero() && !slot.After(now) && len(due) < limit+store.MaxClaimBatch; slot = j.Schedule.Next(slot) {
+	for ; !slot.IsZero() && !slot.After(now) && len(due) < limit+store.MaxClaimBatch; slot = j.Next(slot) {
 		due = append(due, slot)
 	}
 	switch {
@@ -251,22 +278,59 @@ func (l *loop) fire(p *plan, now time.Time) error {
 	default: // all, within its bound: the oldest, each in turn
 		runs = []store.Run{run(due[0], "")}
 	}
-	if r := runs[0]; len(runs) == 1 && r.State == store.StateClaimed && j.Spec.Concurrency == job.ConcurrencyForbid {
-		// In flight means claimed without a result, by this term or an earlier one: the
-		// index in etcd knows both, so the policy holds across failover.
-		ctx, cancel := context.WithTimeout(l.term, l.s.cfg.StoreTimeout)
-		n, err := l.s.cfg.Store.InFlightCount(ctx, j.Name)
-		cancel()
+	if len(runs) == 1 && runs[0].State.InFlight() {
+		overlap, err := l.overlaps(j)
 		if err != nil {
-			l.tracker.Failed(err, zap.String("job", j.Name))
 			return err
 		}
-		if n > 0 {
-			runs = []store.Run{run(r.Scheduled, store.ReasonOverlap)}
-			runs[0].Jitter = 0
+		if overlap {
+			runs[0] = run(runs[0].Scheduled, store.ReasonOverlap)
 		}
 	}
 	return l.claim(j, runs)
+}
+
+// newRun is the record of a run to claim: to dispatch (reason empty) or skipped for reason.
+func (l *loop) newRun(j job.Job, id string, scheduled time.Time, reason string, now time.Time) store.Run {
+	r := store.Run{
+		ID: id, Job: j.Name, Scheduled: scheduled, State: store.StateRunning,
+		Token: l.term.Token, Term: l.termID, Replica: l.s.cfg.ReplicaID, JobVersion: j.Version, Claimed: now,
+	}
+	switch {
+	case reason != "":
+		r.State, r.Reason = store.StateSkipped, reason
+	case j.Spec.JitterFor(id) > 0:
+		// Claimed now, sent after the jitter: it shows running once its request starts.
+		r.State, r.Jitter = store.StateClaimed, job.Duration(j.Spec.JitterFor(id))
+	default:
+		r.Started = now // sent right after the claim
+	}
+	if reason == "" && j.Spec.Target.HTTP.Completion == job.CompletionCallback {
+		r.CallbackToken = store.NewCallbackToken()
+	}
+	return r
+}
+
+// overlaps reports whether the job's concurrency policy holds a new run back because of the
+// runs in flight: forbid allows none, maxConcurrent its number. In flight means without a
+// result, claimed by this term or an earlier one: the index in etcd knows both, so the policy
+// holds across failover.
+func (l *loop) overlaps(j job.Job) (bool, error) {
+	bound := j.Spec.MaxConcurrent
+	if j.Spec.Concurrency == job.ConcurrencyForbid {
+		bound = 1
+	}
+	if bound == 0 {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(l.term, l.s.cfg.StoreTimeout)
+	n, err := l.s.cfg.Store.InFlightCount(ctx, j.Name)
+	cancel()
+	if err != nil {
+		l.tracker.Failed(err, zap.String("job", j.Name))
+		return false, err
+	}
+	return n >= int64(bound), nil
 }
 
 // claim records runs (one to dispatch, or a batch of skipped ones) and acts on the outcome.
@@ -290,7 +354,7 @@ func (l *loop) claim(j job.Job, runs []store.Run) error {
 		return l.claim(j, runs[:1])
 	case exists:
 		l.s.metrics.claims.WithLabelValues(claimExists).Inc()
-		if e := existing[0]; e.Term == l.termID && e.State == store.StateClaimed {
+		if e := existing[0]; e.Term == l.termID && e.State.InFlight() {
 			claimed = existing // our own claim, committed by an attempt that seemed to fail
 		} else {
 			l.log.Info("run already recorded; not dispatching", zap.String("job", e.Job), zap.String("run", e.ID),
@@ -306,22 +370,117 @@ func (l *loop) claim(j job.Job, runs []store.Run) error {
 	l.tracker.Succeeded()
 	l.bo.Reset()
 	last := claimed[len(claimed)-1]
-	if last.State == store.StateClaimed {
-		if j.Spec.Concurrency == job.ConcurrencyReplace {
-			if n := l.s.replace(j.Name, last.ID); n > 0 {
-				l.log.Info("cancelling runs in flight for a newer one", zap.String("job", j.Name), zap.String("run", last.ID), zap.Int("cancelled", n))
-			}
-		}
-		l.s.dispatch(j, last)
+	if last.State.InFlight() {
+		l.send(j, last)
 	} else {
-		l.s.metrics.runs.WithLabelValues(j.Name, string(store.StateSkipped)).Add(float64(len(claimed)))
-		l.s.metrics.skipped.WithLabelValues(j.Name, last.Reason).Add(float64(len(claimed)))
-		l.log.Warn("runs not dispatched; recorded as skipped", zap.String("job", j.Name), zap.String("reason", last.Reason),
-			zap.Int("count", len(claimed)), zap.Time("first", claimed[0].Scheduled), zap.Time("last", last.Scheduled),
-			zap.Duration("grace", j.Spec.Misfire.Grace.D()), zap.String("catchUp", string(j.Spec.Misfire.CatchUp)))
+		l.skipped(j, claimed)
 	}
 	l.advance(j, last.Scheduled)
 	return l.prune(j, len(claimed))
+}
+
+// send dispatches a claimed run, first cancelling the job's runs in flight on this replica
+// when its concurrency is replace.
+func (l *loop) send(j job.Job, run store.Run) {
+	if j.Spec.Concurrency == job.ConcurrencyReplace {
+		if n := l.s.replace(j.Name, run.ID); n > 0 {
+			l.log.Info("cancelling runs in flight for a newer one", zap.String("job", j.Name), zap.String("run", run.ID), zap.Int("cancelled", n))
+		}
+	}
+	l.s.dispatch(j, run)
+}
+
+// skipped counts and logs runs recorded as skipped (all of one reason).
+func (l *loop) skipped(j job.Job, runs []store.Run) {
+	last := runs[len(runs)-1]
+	l.s.metrics.runs.WithLabelValues(j.Name, string(store.StateSkipped)).Add(float64(len(runs)))
+	l.s.metrics.skipped.WithLabelValues(j.Name, last.Reason).Add(float64(len(runs)))
+	log := l.log.Warn
+	if last.Reason == store.ReasonPaused {
+		log = l.log.Info // asked for
+	}
+	log("runs not dispatched; recorded as skipped", zap.String("job", j.Name), zap.String("reason", last.Reason),
+		zap.Int("count", len(runs)), zap.Time("first", runs[0].Scheduled), zap.Time("last", last.Scheduled),
+		zap.Duration("grace", j.Spec.Misfire.Grace.D()), zap.String("catchUp", string(j.Spec.Misfire.CatchUp)))
+}
+
+// handleTriggers claims and dispatches the pending manual triggers. Only ErrFenced is
+// returned; a trigger that could not be handled stays pending for the next look.
+func (l *loop) handleTriggers(now time.Time) error {
+	ctx, cancel := context.WithTimeout(l.term, l.s.cfg.StoreTimeout)
+	pending, err := l.s.cfg.Store.PendingTriggers(ctx)
+	cancel()
+	if err != nil {
+		l.log.Warn("reading manual triggers failed; will retry", zap.Error(err))
+		return nil
+	}
+	l.triggersDue = false
+	clear(l.waiting)
+	for _, t := range pending {
+		if err := l.trigger(t, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// trigger claims the run of one manual trigger: to dispatch at once (no jitter), or skipped
+// when the job is paused (unless the trigger says whilePaused) or its concurrency policy
+// holds the run back.
+func (l *loop) trigger(t store.Trigger, now time.Time) error {
+	j, ok := l.s.cfg.Cache.Get(t.Job)
+	if !ok || j.Invalid != nil {
+		l.waiting[t.Job] = true // not in the cache yet (or unreadable): again when it changes
+		return nil
+	}
+	reason := ""
+	if j.PausedAt(now) && !t.WhilePaused {
+		reason = store.ReasonPaused
+	} else if overlap, err := l.overlaps(j); err != nil {
+		return nil
+	} else if overlap {
+		reason = store.ReasonOverlap
+	}
+	run := l.newRun(j, t.Run, t.Requested, reason, now)
+	run.Trigger, run.By = store.TriggerManual, t.By
+	if run.State.InFlight() {
+		run.State, run.Jitter, run.Started = store.StateRunning, 0, now // asked for now: no jitter
+	}
+	ctx, cancel := context.WithTimeout(l.term, l.s.cfg.StoreTimeout)
+	claimed, err := l.s.cfg.Store.ClaimTrigger(ctx, l.fence, j.Version, run, t)
+	cancel()
+	existing, exists := store.IsExists(err)
+	switch {
+	case err == nil:
+		l.s.metrics.claims.WithLabelValues(claimOK).Inc()
+	case errors.Is(err, fence.ErrFenced):
+		l.s.metrics.claims.WithLabelValues(claimFenced).Inc()
+		return err
+	case errors.Is(err, store.ErrJobChanged):
+		l.s.metrics.claims.WithLabelValues(claimJobChanged).Inc()
+		l.triggersDue = true // again once the cache has the new version
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return nil // claimed already (an ambiguous commit of ours), or its job was deleted
+	case exists && existing[0].Term == l.termID && existing[0].State.InFlight():
+		claimed = existing[0] // our own claim, committed by an attempt that seemed to fail
+	case exists:
+		l.s.metrics.claims.WithLabelValues(claimExists).Inc()
+		l.log.Warn("manual run already recorded; not dispatching", zap.String("job", t.Job), zap.String("run", t.Run),
+			zap.String("state", string(existing[0].State)))
+		return nil
+	default:
+		l.s.metrics.claims.WithLabelValues(claimError).Inc()
+		l.log.Warn("claiming a manual run failed; will retry", zap.String("job", t.Job), zap.String("run", t.Run), zap.Error(err))
+		return nil
+	}
+	if claimed.State.InFlight() {
+		l.log.Info("manual run", zap.String("job", j.Name), zap.String("run", claimed.ID), zap.String("by", claimed.By))
+		l.send(j, claimed)
+	} else {
+		l.skipped(j, []store.Run{claimed})
+	}
+	return l.prune(j, 1)
 }
 
 // prune deletes a job's run records beyond its history bounds, once every tenth of its keep
@@ -380,8 +539,29 @@ func (l *loop) reap(now time.Time) error {
 		l.log.Warn("reading in-flight runs failed; will retry", zap.Error(err))
 		return nil
 	}
+	if l.triggers == nil {
+		l.triggers = l.s.cfg.Store.WatchTriggers(l.term)
+	}
+	l.triggersDue = true // a watch event may have been lost with a failed watch
+	if !now.Before(l.nextIdempotencyPrune) {
+		if _, err := l.s.cfg.Store.PruneIdempotency(ctx, l.fence, now.Add(-store.IdempotencyTTL)); errors.Is(err, fence.ErrFenced) {
+			return err
+		} else if err != nil {
+			l.log.Warn("pruning idempotency keys failed; will retry", zap.Error(err))
+		} else {
+			l.nextIdempotencyPrune = now.Add(time.Hour)
+		}
+	}
 	for _, r := range runs {
-		if r.State != store.StateClaimed || r.Term == l.termID {
+		if r.Callback != nil {
+			// Its target has it and reports to any replica, whichever leader sent it; only
+			// silence past the deadline ends it.
+			if err := l.timeOut(ctx, r, now); err != nil {
+				return err
+			}
+			continue
+		}
+		if !r.State.InFlight() || r.Term == l.termID {
 			continue
 		}
 		j, ok := l.s.cfg.Cache.Get(r.Job)
@@ -427,5 +607,27 @@ func (l *loop) reap(now time.Time) error {
 		l.log.Warn("run outcome unknown: its leader ended before recording a result", zap.String("job", r.Job),
 			zap.String("run", r.ID), zap.String("claimedBy", r.Term))
 	}
+	return nil
+}
+
+// timeOut records a callback run failed/timeout once its deadline has passed without a
+// report. Only ErrFenced is returned.
+func (l *loop) timeOut(ctx context.Context, r store.Run, now time.Time) error {
+	if r.State != store.StateRunning || !now.After(r.Callback.Deadline) {
+		return nil
+	}
+	done, err := l.s.cfg.Store.TimeOut(ctx, l.fence, r, now)
+	switch {
+	case errors.Is(err, fence.ErrFenced):
+		return err
+	case errors.Is(err, store.ErrRunChanged):
+		return nil // a report or heartbeat arrived meanwhile
+	case err != nil:
+		l.log.Warn("recording a callback timeout failed; will retry", zap.String("run", r.ID), zap.Error(err))
+		return nil
+	}
+	l.s.Completed(done)
+	l.log.Warn("run failed: no result or heartbeat from its target before the deadline", zap.String("job", r.Job),
+		zap.String("run", r.ID), zap.Time("deadline", r.Callback.Deadline))
 	return nil
 }

@@ -71,6 +71,7 @@ func (m *metrics) addJob(name string) {
 	m.skipped.WithLabelValues(name, store.ReasonMissed)
 	m.skipped.WithLabelValues(name, store.ReasonCatchupLimit)
 	m.skipped.WithLabelValues(name, store.ReasonOverlap)
+	m.skipped.WithLabelValues(name, store.ReasonPaused)
 }
 
 // deleteJob drops a deleted job's series.

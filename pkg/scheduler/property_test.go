@@ -63,7 +63,7 @@ func TestPropertyEverySlotOnce(t *testing.T) {
 				for _, j := range jobs {
 					for s := j.Next(time.Time{}); !s.IsZero() && !s.After(to); s = j.Next(s) {
 						r, err := st.GetRun(context.Background(), j.Name, store.RunID(j.Name, s))
-						if err != nil || r.State == store.StateClaimed {
+						if err != nil || r.State.InFlight() {
 							return false
 						}
 					}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +39,8 @@ type Result struct {
 	// AlreadyDelivered: the target's fence reports it accepted this run before (a run sent
 	// again after failover, delivery at least once). It counts as success.
 	AlreadyDelivered bool
+	// Response is the start of the answer's body (at most store.MaxResponse bytes).
+	Response string
 }
 
 // Config of a Scheduler. Store, Cache and ReplicaID are required.
@@ -46,6 +50,9 @@ type Config struct {
 	// Executor sends runs; default: an HTTP executor.
 	Executor  Executor
 	ReplicaID string
+	// CallbackURL is the base URL (scheme://host:port) of an API replica that targets of
+	// completion "callback" report to; such runs fail while it is empty.
+	CallbackURL string
 	// Clock drives the schedule; default: the real clock.
 	Clock clockwork.Clock
 	// DrainTimeout is how long shutdown waits for in-flight runs before cancelling them; default 1s.
@@ -222,11 +229,21 @@ func (s *Scheduler) dispatch(j job.Job, run store.Run) {
 			case <-ctx.Done(): // shutdown: Execute below fails at once, and is recorded
 				t.Stop()
 			}
+			if !s.start(ctx, log, &run) {
+				return
+			}
+		}
+		var callback fence.Dispatch
+		if run.CallbackToken != "" {
+			callback = fence.Dispatch{
+				CallbackURL:   strings.TrimSuffix(s.cfg.CallbackURL, "/") + "/v1/runs/" + url.PathEscape(run.ID) + "/complete",
+				CallbackToken: run.CallbackToken,
+			}
 		}
 		retry := j.Spec.Retry
 		bo := retry.Backoff.D()
 		for attempt := 1; ; attempt++ {
-			res, a := s.attempt(ctx, j, run, attempt)
+			res, a := s.attempt(ctx, j, run, attempt, callback)
 			run.Attempts = attempt
 			run.AttemptLog = append(run.AttemptLog, a)
 			if attempt == 1 {
@@ -236,7 +253,19 @@ func (s *Scheduler) dispatch(j job.Job, run store.Run) {
 			}
 			run.Finished = a.Started.Add(a.Duration.D())
 			run.Duration = job.Duration(run.Finished.Sub(run.Started))
-			run.Status, run.Error = res.Status, a.Error
+			run.Status, run.Error, run.Response = res.Status, a.Error, res.Response
+			if res.Err == nil && callback.CallbackToken != "" {
+				// Accepted (or had it already, from an earlier dispatch): the target reports
+				// the result later, to any replica; nothing here holds the run any more.
+				timeout := j.Spec.Target.HTTP.Timeout
+				run.State, run.Finished, run.Duration = store.StateRunning, time.Time{}, 0
+				run.Callback = &store.Callback{Accepted: run.Started.Add(a.Duration.D()), Timeout: timeout}
+				run.Callback.Deadline = run.Callback.Accepted.Add(timeout.D())
+				log.Info("run accepted; its target will report the result", zap.Int("status", res.Status), zap.Int("attempt", attempt),
+					zap.Time("deadline", run.Callback.Deadline))
+				s.record(log, run)
+				return
+			}
 			if res.Err == nil {
 				run.State = store.StateSucceeded
 				if res.AlreadyDelivered {
@@ -251,13 +280,21 @@ func (s *Scheduler) dispatch(j job.Job, run store.Run) {
 				log.Warn("run cancelled", zap.Error(cause))
 				break
 			}
+			if attempt < retry.Attempts && retryable(res, retry.On) && res.RetryAfter > retry.MaxBackoff.D() {
+				// Waiting longer than maxBackoff would outlast the budget the next leader
+				// grants this replica before it takes the run over.
+				run.Error += fmt.Sprintf("; not retried: the target asked to wait %s (Retry-After), more than retry.maxBackoff %s",
+					res.RetryAfter, retry.MaxBackoff.D())
+				log.Warn("run failed", zap.Int("status", res.Status), zap.Int("attempt", attempt), zap.Duration("retryAfter", res.RetryAfter), zap.Error(res.Err))
+				break
+			}
 			if attempt >= retry.Attempts || !retryable(res, retry.On) || ctx.Err() != nil {
 				log.Warn("run failed", zap.Int("status", res.Status), zap.Int("attempt", attempt), zap.Duration("duration", run.Duration.D()), zap.Error(res.Err))
 				break
 			}
 			// Exponential, jittered over its upper half, or the target's Retry-After if longer.
-			wait := bo/2 + time.Duration(rand.Int64N(int64(bo/2)+1))
-			wait = min(max(wait, res.RetryAfter), time.Hour)
+			wait := bo/2 + time.Duration(mathrand.Int64N(int64(bo/2)+1))
+			wait = max(wait, res.RetryAfter)
 			bo = min(2*bo, retry.MaxBackoff.D())
 			log.Info("attempt failed; retrying", zap.Int("status", res.Status), zap.Int("attempt", attempt), zap.Duration("wait", wait), zap.Error(res.Err))
 			t := s.clock.NewTimer(wait)
@@ -270,10 +307,38 @@ func (s *Scheduler) dispatch(j job.Job, run store.Run) {
 				break
 			}
 		}
-		s.metrics.duration.Observe(run.Duration.D().Seconds())
-		s.metrics.runs.WithLabelValues(run.Job, string(run.State)).Inc()
+		s.Completed(run)
 		s.record(log, run)
 	}()
+}
+
+// Completed counts a run that reached its result: by this replica's dispatch, or reported to
+// this replica's API by a callback target.
+func (s *Scheduler) Completed(run store.Run) {
+	s.metrics.duration.Observe(run.Duration.D().Seconds())
+	s.metrics.runs.WithLabelValues(run.Job, string(run.State)).Inc()
+}
+
+// start records that a claimed run's request begins (state running) once its jitter has
+// passed. It returns false when the record changed meanwhile — the next leader took the run
+// over, or marked it unknown — so the run must not be sent. A store fault does not stop the
+// run: its result is recorded over the claimed record all the same.
+func (s *Scheduler) start(ctx context.Context, log *zap.Logger, run *store.Run) bool {
+	r := *run
+	r.State, r.Started = store.StateRunning, s.clock.Now()
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.StoreTimeout)
+	updated, err := s.cfg.Store.UpdateRun(wctx, r)
+	cancel()
+	switch {
+	case err == nil:
+		*run = updated
+	case errors.Is(err, store.ErrRunChanged):
+		log.Warn("run record changed during the jitter delay; not sending it")
+		return false
+	default:
+		log.Warn("recording the run's start failed; sending it anyway", zap.Error(err))
+	}
+	return true
 }
 
 // record writes a run's result, retrying store faults until it lands, the record turns out to
@@ -283,7 +348,7 @@ func (s *Scheduler) record(log *zap.Logger, run store.Run) {
 	tr := retry.NewTracker(log, "recording run result")
 	for {
 		ctx, cancel := context.WithTimeout(s.finishCtx, s.cfg.StoreTimeout)
-		_, err := s.cfg.Store.FinishRun(ctx, run)
+		_, err := s.cfg.Store.UpdateRun(ctx, run)
 		cancel()
 		switch {
 		case err == nil:
@@ -301,14 +366,21 @@ func (s *Scheduler) record(log *zap.Logger, run store.Run) {
 	}
 }
 
-// attempt sends one attempt of run and reports it.
-func (s *Scheduler) attempt(parent context.Context, j job.Job, run store.Run, n int) (Result, store.Attempt) {
+// attempt sends one attempt of run and reports it; callback carries the callback fields of
+// the dispatch, if any.
+func (s *Scheduler) attempt(parent context.Context, j job.Job, run store.Run, n int, callback fence.Dispatch) (Result, store.Attempt) {
 	ctx, cancel := clockwork.WithTimeout(parent, s.clock, j.Spec.Target.HTTP.Timeout.D())
 	defer cancel()
 	a := store.Attempt{Started: s.clock.Now()}
-	res := s.cfg.Executor.Execute(ctx, j, fence.Dispatch{
-		Job: run.Job, RunID: run.ID, Scheduled: run.Scheduled, Token: run.Token, Attempt: n,
-	})
+	var res Result
+	if callback.CallbackToken != "" && s.cfg.CallbackURL == "" {
+		res.Err = errors.New("completion callback: this replica has no callback URL (serve --advertise-url)")
+	} else {
+		res = s.cfg.Executor.Execute(ctx, j, fence.Dispatch{
+			Job: run.Job, RunID: run.ID, Scheduled: run.Scheduled, Token: run.Token, Attempt: n,
+			CallbackURL: callback.CallbackURL, CallbackToken: callback.CallbackToken,
+		})
+	}
 	a.Duration, a.Status = job.Duration(s.clock.Now().Sub(a.Started)), res.Status
 	if res.Err != nil {
 		a.Error = res.Err.Error()

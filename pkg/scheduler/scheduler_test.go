@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -584,7 +585,7 @@ func TestJitterDelaysTheRun(t *testing.T) {
 	clock.Advance(time.Hour)
 	etcdtest.WaitFor(t, 20*time.Second, "the claim", func() bool {
 		r, err := a.store.GetRun(context.Background(), "spread", id)
-		return err == nil && r.Jitter.D() == want
+		return err == nil && r.Jitter.D() == want && r.State == store.StateClaimed // running only once sent
 	})
 	etcdtest.WaitFor(t, 20*time.Second, "the delayed request", func() bool {
 		if tg.has(id) {
@@ -596,10 +597,15 @@ func TestJitterDelaysTheRun(t *testing.T) {
 	if sent := clock.Now(); sent.Before(slot1.Add(want)) {
 		t.Errorf("sent by %v, before its jitter %v had passed", sent.Sub(slot1), want)
 	}
+	r := waitRun(t, a.store, "spread", id, "finished", finished)
+	if r.State != store.StateSucceeded || r.Started.Before(slot1.Add(want)) {
+		t.Errorf("record %s, started %v after the slot (jitter %v)", r.State, r.Started.Sub(slot1), want)
+	}
 }
 
 // Retries: same run id, Schedulerd-Attempt counting up, the target's Retry-After honoured,
-// each attempt in the record; a 4xx answer is not retried.
+// each attempt in the record; a 4xx answer is not retried, nor one whose Retry-After is longer
+// than maxBackoff.
 func TestRetries(t *testing.T) {
 	e := etcdtest.Start(t)
 	clock := clockwork.NewFakeClockAt(t0)
@@ -611,8 +617,13 @@ func TestRetries(t *testing.T) {
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reqs <- req{r.Header.Get(fence.HeaderRunID), r.Header.Get(fence.HeaderAttempt), clock.Now()}
-		if r.URL.Path == "/bad" {
+		switch r.URL.Path {
+		case "/bad":
 			w.WriteHeader(http.StatusBadRequest)
+			return
+		case "/busy":
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
 		switch calls.Add(1) {
@@ -627,27 +638,30 @@ func TestRetries(t *testing.T) {
 	}))
 	defer srv.Close()
 	a := startReplica(t, e, "a", clock, replicaOpts{})
-	retry := job.Retry{Attempts: 3, Backoff: job.Duration(time.Second), MaxBackoff: job.Duration(2 * time.Second)}
+	retry := job.Retry{Attempts: 3, Backoff: job.Duration(time.Second), MaxBackoff: job.Duration(30 * time.Second)}
 	sp := httpSpec(srv.URL+"/flaky", "@every 1h")
 	sp.Retry = retry
 	putJob(t, a.store, "flaky", sp, t0)
 	bad := httpSpec(srv.URL+"/bad", "@every 1h")
 	bad.Retry = retry
 	putJob(t, a.store, "bad", bad, t0)
+	busy := httpSpec(srv.URL+"/busy", "@every 1h")
+	busy.Retry = retry
+	putJob(t, a.store, "busy", busy, t0)
 	leaderOf(t, a)
 	etcdtest.WaitFor(t, 20*time.Second, "the loop to wait on the clock", func() bool {
 		return clock.BlockUntilContext(ctxTimeout(t, 10*time.Millisecond), 1) == nil
 	})
 	clock.Advance(time.Hour)
 	var got []req
-	etcdtest.WaitFor(t, 30*time.Second, "four requests", func() bool {
+	etcdtest.WaitFor(t, 30*time.Second, "five requests", func() bool {
 		select {
 		case r := <-reqs:
 			got = append(got, r)
 		default:
 			clock.Advance(time.Second)
 		}
-		return len(got) == 4
+		return len(got) == 5
 	})
 	var flaky []req
 	for _, r := range got {
@@ -666,7 +680,7 @@ func TestRetries(t *testing.T) {
 		etcdtest.WaitFor(t, 20*time.Second, name+" recorded", func() bool {
 			var err error
 			r, err = a.store.GetRun(context.Background(), name, store.RunID(name, t0.Add(time.Hour)))
-			return err == nil && r.State != store.StateClaimed
+			return err == nil && !r.State.InFlight()
 		})
 		return r
 	}
@@ -677,6 +691,9 @@ func TestRetries(t *testing.T) {
 	}
 	if r := record("bad"); r.State != store.StateFailed || r.Attempts != 1 {
 		t.Errorf("a 400 was retried: %s after %d attempts", r.State, r.Attempts)
+	}
+	if r := record("busy"); r.State != store.StateFailed || r.Attempts != 1 || !strings.Contains(r.Error, "not retried") {
+		t.Errorf("a Retry-After beyond maxBackoff: %s after %d attempts, error %q", r.State, r.Attempts, r.Error)
 	}
 }
 
@@ -787,25 +804,84 @@ func TestReplaceCancelsTheRunInFlight(t *testing.T) {
 	})
 }
 
-// A pause with an end resumes by itself; slots during the pause are not owed.
+// A pause with an end resumes by itself. Slots during the pause are not owed: they are
+// recorded as skipped/paused (default), or not at all (pause.record false).
 func TestPauseUntilResumes(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		record *bool
+		want   []string // the records before the first slot after the pause, oldest first
+	}{
+		{"recorded", nil, []string{store.RunID("p", t0.Add(10*time.Second)), store.RunID("p", t0.Add(20*time.Second))}},
+		{"not recorded", new(bool), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := etcdtest.Start(t)
+			clock := clockwork.NewFakeClockAt(t0)
+			tg := newTarget(t, 204)
+			a := startReplica(t, e, "a", clock, replicaOpts{})
+			sp := httpSpec(tg.srv.URL, "@every 10s")
+			sp.Paused, sp.Pause = true, job.Pause{Note: "maintenance", Until: t0.Add(30 * time.Second), Record: tc.record}
+			putJob(t, a.store, "p", sp, t0)
+			leaderOf(t, a)
+			etcdtest.WaitFor(t, 20*time.Second, "the first slot after the pause", func() bool {
+				clock.Advance(time.Second)
+				return tg.has(store.RunID("p", t0.Add(40*time.Second)))
+			})
+			runs, err := a.store.ListRuns(context.Background(), "p", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for i := len(runs) - 1; i >= 0 && runs[i].Scheduled.Before(t0.Add(40*time.Second)); i-- {
+				if r := runs[i]; r.State != store.StateSkipped || r.Reason != store.ReasonPaused {
+					t.Errorf("%s recorded %s/%s during the pause, want skipped/paused", r.ID, r.State, r.Reason)
+				}
+				got = append(got, runs[i].ID)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("records during the pause %v, want %v", got, tc.want)
+			}
+			if n := promtest.Value(t, a.reg, "schedulerd_runs_skipped_total", "job", "p", "reason", "paused"); n != float64(len(tc.want)) {
+				t.Errorf("skipped{paused} = %v, want %d", n, len(tc.want))
+			}
+		})
+	}
+}
+
+// A long pause records at most job.MaxPausedRecords slots, and nothing is sent.
+func TestPauseRecordsAreCapped(t *testing.T) {
 	e := etcdtest.Start(t)
 	clock := clockwork.NewFakeClockAt(t0)
 	tg := newTarget(t, 204)
 	a := startReplica(t, e, "a", clock, replicaOpts{})
-	sp := httpSpec(tg.srv.URL, "@every 10s")
-	sp.Paused, sp.Pause = true, job.Pause{Note: "maintenance", Until: t0.Add(30 * time.Second)}
+	sp := httpSpec(tg.srv.URL, "@every 1s")
+	sp.Paused = true
+	sp.History.Keep = 1000
 	putJob(t, a.store, "p", sp, t0)
 	leaderOf(t, a)
-	etcdtest.WaitFor(t, 20*time.Second, "the first slot after the pause", func() bool {
-		clock.Advance(time.Second)
-		return tg.has(store.RunID("p", t0.Add(40*time.Second)))
-	})
-	runs, err := a.store.ListRuns(context.Background(), "p", 0)
-	if err != nil {
-		t.Fatal(err)
+	count := func() int {
+		runs, err := a.store.ListRuns(context.Background(), "p", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(runs)
 	}
-	if oldest := runs[len(runs)-1]; oldest.Scheduled != t0.Add(40*time.Second) {
-		t.Errorf("oldest record %s: slots during the pause were claimed", oldest.ID)
+	etcdtest.WaitFor(t, 30*time.Second, "the pause's records", func() bool {
+		clock.Advance(time.Second)
+		return count() >= job.MaxPausedRecords
+	})
+	// Well past the cap: the loop must have nothing more to record.
+	for range 3 * job.MaxPausedRecords / 2 {
+		clock.Advance(time.Second)
+	}
+	etcdtest.WaitFor(t, 20*time.Second, "the loop to be idle", func() bool {
+		return clock.BlockUntilContext(ctxTimeout(t, 10*time.Millisecond), 1) == nil
+	})
+	if n := count(); n != job.MaxPausedRecords {
+		t.Errorf("%d records after %d paused slots, want the cap %d", n, 5*job.MaxPausedRecords/2, job.MaxPausedRecords)
+	}
+	if got := tg.received(); len(got) != 0 {
+		t.Errorf("a paused job sent %d runs", len(got))
 	}
 }

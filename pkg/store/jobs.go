@@ -68,20 +68,32 @@ func (s *Store) PutJob(ctx context.Context, name string, spec job.Spec, now time
 		if ifVersion > 0 && (!exists || resp.Kvs[0].ModRevision != ifVersion) {
 			return job.Job{}, false, fmt.Errorf("%w: job %q", ErrVersionMismatch, name)
 		}
+		// When the pause began is the store's to say: kept while the job stays paused. A pause
+		// whose until has passed is over, so pausing again starts a new one.
+		pausing := (&job.Job{Spec: spec}).PausedAt(now)
+		spec.Pause.Since = time.Time{}
+		if spec.Paused {
+			spec.Pause.Since = now
+		}
 		if exists {
 			kv := resp.Kvs[0]
 			old := s.decodeJob(kv)
+			wasPaused := old.Invalid == nil && old.PausedAt(now)
+			if old.Invalid == nil && old.Spec.Paused && spec.Paused && (wasPaused || !pausing) {
+				spec.Pause.Since = old.Spec.Pause.Since
+			}
 			if old.Invalid == nil && reflect.DeepEqual(old.Spec, spec) {
 				return old, false, nil
 			}
 			if old.Invalid == nil {
 				sj.Created = old.Created
-				if !spec.Reanchors(old.Spec) {
+				if !spec.Reanchors(old.Spec) && pausing == wasPaused {
 					sj.ScheduledFrom = old.ScheduledFrom
 				}
 			}
 			cmp = clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)
 		}
+		sj.Spec = spec
 		val, err := json.Marshal(sj)
 		if err != nil {
 			return job.Job{}, false, fmt.Errorf("store: encode job %q: %w", name, err)
@@ -133,8 +145,8 @@ func (s *Store) ListJobs(ctx context.Context) ([]job.Job, int64, error) {
 	return jobs, rev, nil
 }
 
-// DeleteJob deletes a job with its cursor and run history, in one transaction. ifVersion > 0
-// makes it conditional on the job's version.
+// DeleteJob deletes a job with its cursor, run history, pending triggers and idempotency keys,
+// in one transaction. ifVersion > 0 makes it conditional on the job's version.
 func (s *Store) DeleteJob(ctx context.Context, name string, ifVersion int64) error {
 	key := s.keys.Job(name)
 	cmp := clientv3.Compare(clientv3.CreateRevision(key), ">", 0)
@@ -143,7 +155,8 @@ func (s *Store) DeleteJob(ctx context.Context, name string, ifVersion int64) err
 	}
 	resp, err := s.client.Txn(ctx).If(cmp).
 		Then(clientv3.OpDelete(key), clientv3.OpDelete(s.keys.Cursor(name)), clientv3.OpDelete(s.keys.Runs(name), clientv3.WithPrefix()),
-			clientv3.OpDelete(s.keys.InFlightJob(name), clientv3.WithPrefix())).
+			clientv3.OpDelete(s.keys.InFlightJob(name), clientv3.WithPrefix()), clientv3.OpDelete(s.keys.TriggersOf(name), clientv3.WithPrefix()),
+			clientv3.OpDelete(s.keys.IdempotencyOf(name), clientv3.WithPrefix())).
 		Else(clientv3.OpGet(key, clientv3.WithCountOnly())).
 		Commit()
 	if err != nil {

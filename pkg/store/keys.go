@@ -10,6 +10,8 @@ import "strings"
 //	cursors/<job>        last claimed or skipped scheduled time of the job
 //	members/<replica>    replica presence, lease-bound
 //	inflight/<job>/<id>  claimed runs without a result yet (an index for the next leader)
+//	triggers/<job>/<id>  manual runs asked for and not claimed yet (id: the run id to be)
+//	idempotency/<job>/<sha256 of key>  the run id an Idempotency-Key was given (kept a day)
 type Keys struct{ prefix string }
 
 // NewKeys returns the layout under prefix; a missing trailing slash is added.
@@ -35,6 +37,11 @@ func (k Keys) InFlightJob(job string) string {
 	return k.InFlight() + job + "/"
 }
 func (k Keys) InFlightRun(job, id string) string { return k.InFlightJob(job) + id }
+func (k Keys) Triggers() string                  { return k.prefix + "triggers/" }
+func (k Keys) TriggersOf(job string) string      { return k.Triggers() + job + "/" }
+func (k Keys) Trigger(job, id string) string     { return k.TriggersOf(job) + id }
+func (k Keys) Idempotency() string               { return k.prefix + "idempotency/" }
+func (k Keys) IdempotencyOf(job string) string   { return k.Idempotency() + job + "/" }
 
 // Election is the election's key prefix; package election appends "/<lease id>".
 func (k Keys) Election() string { return k.prefix + "election" }

@@ -20,8 +20,12 @@ type State string
 
 // Run states.
 const (
-	// Claimed: the claim transaction committed; the run is being (or was being) dispatched.
-	StateClaimed   State = "claimed"
+	// Claimed: the claim transaction committed and the run waits out its jitter delay before
+	// its request (or its leader ended during that wait).
+	StateClaimed State = "claimed"
+	// Running: the leader is sending the run (a run without jitter is recorded running by its
+	// claim), or its target accepted it and will report the result (completion callback).
+	StateRunning   State = "running"
 	StateSucceeded State = "succeeded"
 	StateFailed    State = "failed"
 	// Skipped: not dispatched, for Reason.
@@ -41,9 +45,26 @@ const (
 	// ReasonCatchupLimit: with misfire.catchUp "all", more late slots were due than
 	// misfire.maxCatchUp; the oldest were not dispatched.
 	ReasonCatchupLimit = "catchup-limit"
-	// ReasonOverlap: concurrency "forbid", and an earlier run of the job was still in flight.
+	// ReasonOverlap: concurrency "forbid" (or maxConcurrent runs) and an earlier run of the job
+	// was still in flight.
 	ReasonOverlap = "overlap"
+	// ReasonPaused: the slot came while the job was paused (pause.record).
+	ReasonPaused = "paused"
+	// ReasonTimeout (state failed): a callback run reported no result or heartbeat in time.
+	ReasonTimeout = "timeout"
 )
+
+// InFlight reports whether a run in this state has no result yet.
+func (s State) InFlight() bool { return s == StateClaimed || s == StateRunning }
+
+// Run triggers.
+const (
+	// TriggerManual: started by POST /v1/jobs/{name}/trigger, not by the schedule.
+	TriggerManual = "manual"
+)
+
+// MaxResponse bounds the start of the target's answer kept in a run record, in bytes.
+const MaxResponse = 1024
 
 // Run is a run record, the value of runs/<job>/<id>.
 type Run struct {
@@ -59,6 +80,10 @@ type Run struct {
 	Replica    string    `json:"replica"`
 	JobVersion int64     `json:"jobVersion"`
 	Claimed    time.Time `json:"claimed"`
+	// Trigger is "manual" for a run started through the API (with By, who asked); empty for
+	// a slot of the schedule. A manual run's Scheduled is when it was asked for.
+	Trigger string `json:"trigger,omitempty"`
+	By      string `json:"by,omitempty"`
 	// Jitter is the delay the job's jitter gave this run before its request.
 	Jitter   job.Duration `json:"jitter,omitzero"`
 	Attempts int          `json:"attempts,omitempty"`
@@ -69,6 +94,15 @@ type Run struct {
 	Duration   job.Duration `json:"duration,omitzero"`
 	Status     int          `json:"status,omitempty"`
 	Error      string       `json:"error,omitempty"`
+	// Response is the start of the target's last answer (at most MaxResponse bytes of valid
+	// UTF-8), or the output a callback reported.
+	Response string `json:"response,omitempty"`
+	// CallbackToken is set at the claim of a run whose job has completion "callback": the
+	// secret its target reports with. Every dispatch of the run (a re-send after failover
+	// too) carries the same one, so a report is never orphaned. The API never shows it.
+	CallbackToken string `json:"callbackToken,omitempty"`
+	// Callback is set once a target with completion "callback" has accepted the run.
+	Callback *Callback `json:"callback,omitempty"`
 
 	// Revision is the record's etcd mod revision, for conditional updates.
 	Revision int64 `json:"-"`
@@ -88,6 +122,19 @@ type Attempt struct {
 // RunID is the deterministic id of a scheduled run: "<job>@<scheduled time, RFC 3339 UTC>".
 func RunID(jobName string, scheduled time.Time) string {
 	return jobName + "@" + scheduled.UTC().Format(time.RFC3339)
+}
+
+// ManualRunID is the id of a manual run asked for at requested:
+// "<job>@<requested, RFC 3339 UTC>-manual-<nonce>". It sorts among the job's scheduled runs
+// by time, so listing and pruning treat both alike.
+func ManualRunID(jobName string, requested time.Time, nonce string) string {
+	return RunID(jobName, requested) + "-manual-" + nonce
+}
+
+// JobOfRun returns the job name a run id starts with.
+func JobOfRun(id string) (string, bool) {
+	name, _, ok := strings.Cut(id, "@")
+	return name, ok && job.ValidateName(name) == nil
 }
 
 func decodeRun(kv *mvccpb.KeyValue) (Run, error) {
@@ -140,13 +187,29 @@ func (e *ExistsError) Error() string {
 // have committed, and retrying it is safe (it then reports *ExistsError with the committed
 // records, whose Term tells that they are the caller's own).
 func (s *Store) Claim(ctx context.Context, f Fence, jobVersion int64, runs []Run) ([]Run, error) {
+	return s.claim(ctx, f, jobVersion, runs, nil)
+}
+
+// ClaimTrigger records the run of a pending manual trigger (claimed to dispatch, or skipped)
+// and deletes the trigger, in one transaction fenced like Claim that also requires the trigger
+// to be still pending (else ErrNotFound). The job's cursor does not move: a manual run is not
+// a slot of the schedule.
+func (s *Store) ClaimTrigger(ctx context.Context, f Fence, jobVersion int64, run Run, t Trigger) (Run, error) {
+	runs, err := s.claim(ctx, f, jobVersion, []Run{run}, &t)
+	if err != nil {
+		return Run{}, err
+	}
+	return runs[0], nil
+}
+
+func (s *Store) claim(ctx context.Context, f Fence, jobVersion int64, runs []Run, trig *Trigger) ([]Run, error) {
 	if len(runs) == 0 || len(runs) > MaxClaimBatch {
 		return nil, fmt.Errorf("store: claim of %d runs (want 1 to %d)", len(runs), MaxClaimBatch)
 	}
 	name := runs[0].Job
 	jobKey := s.keys.Job(name)
 	cmps := []clientv3.Cmp{fence.Guard(f.LeaderKey, f.Token), clientv3.Compare(clientv3.ModRevision(jobKey), "=", jobVersion)}
-	puts := make([]clientv3.Op, 0, len(runs)+1)
+	puts := make([]clientv3.Op, 0, len(runs)+2)
 	for _, r := range runs {
 		if r.Job != name {
 			return nil, fmt.Errorf("store: claim mixes jobs %q and %q", name, r.Job)
@@ -158,13 +221,20 @@ func (s *Store) Claim(ctx context.Context, f Fence, jobVersion int64, runs []Run
 		}
 		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(key), "=", 0))
 		puts = append(puts, clientv3.OpPut(key, string(val)))
-		if r.State == StateClaimed {
+		if r.State.InFlight() {
 			puts = append(puts, clientv3.OpPut(s.keys.InFlightRun(name, r.ID), ""))
 		}
 	}
-	last := runs[len(runs)-1]
-	cur, _ := json.Marshal(cursor{Scheduled: last.Scheduled.UTC(), Run: last.ID})
-	puts = append(puts, clientv3.OpPut(s.keys.Cursor(name), string(cur)))
+	var trigKey string
+	if trig != nil {
+		trigKey = s.keys.Trigger(name, trig.Run)
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(trigKey), "=", trig.Revision))
+		puts = append(puts, clientv3.OpDelete(trigKey))
+	} else {
+		last := runs[len(runs)-1]
+		cur, _ := json.Marshal(cursor{Scheduled: last.Scheduled.UTC(), Run: last.ID})
+		puts = append(puts, clientv3.OpPut(s.keys.Cursor(name), string(cur)))
+	}
 
 	resp, err := s.client.Txn(ctx).If(cmps...).Then(puts...).Commit()
 	if err != nil {
@@ -182,10 +252,14 @@ func (s *Store) Claim(ctx context.Context, f Fence, jobVersion int64, runs []Run
 	// every claim's raft entry (measured: about 15% of claim throughput, docs/benchmarks.md).
 	// Reading later gives the same answer: each compare can only go from true to false — a
 	// leader key's create revision never comes back, a job's version never goes back, a
-	// recorded run stays recorded until its job is deleted (which changes the version).
+	// recorded run stays recorded until its job is deleted (which changes the version), a
+	// claimed trigger is gone for good.
 	gets := []clientv3.Op{clientv3.OpGet(f.LeaderKey), clientv3.OpGet(jobKey, clientv3.WithKeysOnly())}
 	for _, r := range runs {
 		gets = append(gets, clientv3.OpGet(s.keys.Run(name, r.ID)))
+	}
+	if trig != nil {
+		gets = append(gets, clientv3.OpGet(trigKey, clientv3.WithKeysOnly()))
 	}
 	resp, err = s.client.Txn(ctx).Then(gets...).Commit()
 	if err != nil {
@@ -198,7 +272,7 @@ func (s *Store) Claim(ctx context.Context, f Fence, jobVersion int64, runs []Run
 		return nil, fmt.Errorf("%w: job %q is no longer at version %d", ErrJobChanged, name, jobVersion)
 	}
 	var exists ExistsError
-	for _, r := range resp.Responses[2:] {
+	for _, r := range resp.Responses[2 : 2+len(runs)] {
 		for _, kv := range r.GetResponseRange().Kvs {
 			run, err := decodeRun(kv)
 			if err != nil {
@@ -207,25 +281,35 @@ func (s *Store) Claim(ctx context.Context, f Fence, jobVersion int64, runs []Run
 			exists.Runs = append(exists.Runs, run)
 		}
 	}
-	if len(exists.Runs) == 0 {
-		// Every compare we can see holds, so one changed between our compare and our reads.
-		return nil, fmt.Errorf("%w: job %q changed during the claim", ErrJobChanged, name)
+	if len(exists.Runs) > 0 {
+		return nil, &exists
 	}
-	return nil, &exists
+	if trig != nil {
+		if tk := resp.Responses[2+len(runs)].GetResponseRange().Kvs; len(tk) == 0 || tk[0].ModRevision != trig.Revision {
+			return nil, fmt.Errorf("%w: trigger %s is no longer pending", ErrNotFound, trig.Run)
+		}
+	}
+	// Every compare we can see holds, so one changed between our compare and our reads.
+	return nil, fmt.Errorf("%w: job %q changed during the claim", ErrJobChanged, name)
 }
 
-// FinishRun writes a run's result. It succeeds only if the record is unchanged since run was
-// read or written (run.Revision): the claimer owns its run until then, whoever leads now.
-func (s *Store) FinishRun(ctx context.Context, run Run) (Run, error) {
+// UpdateRun writes a run's record: its start, its acceptance by a callback target, or its
+// result (a final state also drops it from the in-flight index). It succeeds only if the
+// record is unchanged since run was read or written (run.Revision): the claimer owns its run
+// until then, whoever leads now.
+func (s *Store) UpdateRun(ctx context.Context, run Run) (Run, error) {
 	key := s.keys.Run(run.Job, run.ID)
 	val, err := json.Marshal(run)
 	if err != nil {
 		return Run{}, fmt.Errorf("store: encode run %s: %w", run.ID, err)
 	}
-	resp, err := s.client.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", run.Revision)).
-		Then(clientv3.OpPut(key, string(val)), clientv3.OpDelete(s.keys.InFlightRun(run.Job, run.ID))).Commit()
+	ops := []clientv3.Op{clientv3.OpPut(key, string(val))}
+	if !run.State.InFlight() {
+		ops = append(ops, clientv3.OpDelete(s.keys.InFlightRun(run.Job, run.ID)))
+	}
+	resp, err := s.client.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", run.Revision)).Then(ops...).Commit()
 	if err != nil {
-		return Run{}, s.fail(opFinishRun, err)
+		return Run{}, s.fail(opUpdateRun, err)
 	}
 	if !resp.Succeeded {
 		return Run{}, fmt.Errorf("%w: %s", ErrRunChanged, run.ID)
@@ -353,7 +437,8 @@ func (s *Store) PruneRuns(ctx context.Context, f Fence, jobName string, keep int
 	return int(resp.Responses[0].GetResponseDeleteRange().Deleted), nil
 }
 
-// InFlight reads the records of every claimed run without a result, across all jobs.
+// InFlight reads the records of every run without a result (claimed or running), across all
+// jobs.
 func (s *Store) InFlight(ctx context.Context) ([]Run, error) {
 	var keys []string
 	prefix := s.keys.InFlight()
@@ -392,12 +477,21 @@ func (s *Store) MarkUnknown(ctx context.Context, f Fence, run Run, detail string
 	return s.rewriteRun(ctx, f, run, true)
 }
 
-// Reclaim takes over a claimed run of an earlier term for f's term, to send it again
+// Reclaim takes over an in-flight run of an earlier term for f's term, to send it again
 // (delivery at least once): fenced, and only if the record is unchanged since read. run carries
 // the new term's token, term id and replica.
 func (s *Store) Reclaim(ctx context.Context, f Fence, run Run) (Run, error) {
-	run.State, run.Token = StateClaimed, f.Token
+	run.State, run.Token = StateRunning, f.Token
 	return s.rewriteRun(ctx, f, run, false)
+}
+
+// TimeOut records that a callback run reported neither a result nor a heartbeat before its
+// deadline: failed, reason timeout. Fenced like a claim, only if unchanged since read.
+func (s *Store) TimeOut(ctx context.Context, f Fence, run Run, now time.Time) (Run, error) {
+	run.State, run.Reason, run.Finished = StateFailed, ReasonTimeout, now
+	run.Duration = job.Duration(now.Sub(run.Started))
+	run.Error = fmt.Sprintf("timeout: no result or heartbeat from the target by %s", run.Callback.Deadline.UTC().Format(time.RFC3339))
+	return s.rewriteRun(ctx, f, run, true)
 }
 
 // rewriteRun replaces a run record under the fence and a CAS on its revision, dropping it from
@@ -430,11 +524,31 @@ func (s *Store) rewriteRun(ctx context.Context, f Fence, run Run, done bool) (Ru
 	return run, nil
 }
 
-// InFlightCount counts a job's claimed runs without a result, whichever leader claimed them.
+// InFlightCount counts a job's runs without a result, whichever leader claimed them.
 func (s *Store) InFlightCount(ctx context.Context, jobName string) (int64, error) {
 	resp, err := s.client.Get(ctx, s.keys.InFlightJob(jobName), clientv3.WithPrefix(), clientv3.WithCountOnly())
 	if err != nil {
 		return 0, s.fail(opInFlight, err)
 	}
 	return resp.Count, nil
+}
+
+// RunCounts counts a job's retained run records by state.
+func (s *Store) RunCounts(ctx context.Context, jobName string) (map[State]int, error) {
+	counts := make(map[State]int)
+	_, err := s.rangeAll(ctx, s.keys.Runs(jobName), 0, func(resp *clientv3.GetResponse) error {
+		for _, kv := range resp.Kvs {
+			// Only the state is needed; a record that does not decode is counted under "".
+			var r struct {
+				State State `json:"state"`
+			}
+			_ = json.Unmarshal(kv.Value, &r)
+			counts[r.State]++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.fail(opListRuns, err)
+	}
+	return counts, nil
 }

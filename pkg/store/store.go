@@ -43,7 +43,7 @@ func New(client *clientv3.Client, prefix string, reg prometheus.Registerer) *Sto
 			Help: "etcd operations of the store that failed, by operation.",
 		}, []string{"op"}),
 	}
-	for _, op := range []string{opPutJob, opGetJob, opListJobs, opDeleteJob, opClaim, opFinishRun, opListRuns, opCursors, opWatch, opMembers, opPruneRuns, opInFlight} {
+	for _, op := range []string{opPutJob, opGetJob, opListJobs, opDeleteJob, opClaim, opUpdateRun, opListRuns, opCursors, opWatch, opMembers, opPruneRuns, opInFlight, opTrigger} {
 		s.errors.WithLabelValues(op)
 	}
 	return s
@@ -56,13 +56,14 @@ const (
 	opListJobs  = "list_jobs"
 	opDeleteJob = "delete_job"
 	opClaim     = "claim"
-	opFinishRun = "finish_run"
+	opUpdateRun = "update_run"
 	opListRuns  = "list_runs"
 	opCursors   = "cursors"
 	opWatch     = "watch"
 	opMembers   = "members"
 	opPruneRuns = "prune_runs"
 	opInFlight  = "in_flight"
+	opTrigger   = "trigger"
 )
 
 // Keys is the store's key layout.

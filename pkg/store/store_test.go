@@ -195,12 +195,12 @@ func TestClaim(t *testing.T) {
 	t.Run("result is written only by the record's owner", func(t *testing.T) {
 		r := runs[0]
 		r.State, r.Status = store.StateSucceeded, 204
-		done, err := s.FinishRun(ctx, r)
+		done, err := s.UpdateRun(ctx, r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		r.State = store.StateFailed // written from the claim's revision, not the latest
-		if _, err := s.FinishRun(ctx, r); !errors.Is(err, store.ErrRunChanged) {
+		if _, err := s.UpdateRun(ctx, r); !errors.Is(err, store.ErrRunChanged) {
 			t.Fatalf("got %v, want ErrRunChanged", err)
 		}
 		got, err := s.GetRun(ctx, "tick", r.ID)
@@ -306,5 +306,33 @@ func TestPruneKeepsHistoryBounded(t *testing.T) {
 	}
 	if etcdtest.Revision(t, c) != before || count() != 10 {
 		t.Error("a stale leader deleted history")
+	}
+}
+
+// pause.since is set when a pause begins and kept while it lasts; a pause whose until has
+// passed is over, so pausing again begins a new one, with a new anchor.
+func TestPauseSince(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	paused := spec("@every 1m")
+	paused.Paused = true
+	paused.Pause = job.Pause{Note: "first", Until: t0.Add(time.Hour)}
+	j, _, err := s.PutJob(ctx, "tick", paused, t0, 0)
+	if err != nil || !j.Spec.Pause.Since.Equal(t0) || !j.ScheduledFrom.Equal(t0) {
+		t.Fatalf("pause: since %v anchor %v (%v)", j.Spec.Pause.Since, j.ScheduledFrom, err)
+	}
+	paused.Pause.Note = "still"
+	paused.Pause.Since = t0.Add(-time.Hour) // a client's value is not taken
+	if j, _, err = s.PutJob(ctx, "tick", paused, t0.Add(time.Minute), 0); err != nil || !j.Spec.Pause.Since.Equal(t0) {
+		t.Errorf("edit during the pause: since %v (%v), want %v", j.Spec.Pause.Since, err, t0)
+	}
+	again := spec("@every 1m")
+	again.Paused, again.Pause = true, job.Pause{Note: "again"}
+	later := t0.Add(2 * time.Hour) // past the first pause's until
+	if j, _, err = s.PutJob(ctx, "tick", again, later, 0); err != nil || !j.Spec.Pause.Since.Equal(later) || !j.ScheduledFrom.Equal(later) {
+		t.Errorf("new pause after the first ended: since %v anchor %v (%v), want both %v", j.Spec.Pause.Since, j.ScheduledFrom, err, later)
+	}
+	if j, _, err = s.PutJob(ctx, "tick", spec("@every 1m"), later.Add(time.Hour), 0); err != nil || !j.Spec.Pause.Since.IsZero() {
+		t.Errorf("resumed: since %v (%v)", j.Spec.Pause.Since, err)
 	}
 }

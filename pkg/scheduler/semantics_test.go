@@ -1,0 +1,377 @@
+package scheduler_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/schedulerd/schedulerd/internal/etcdtest"
+	"github.com/schedulerd/schedulerd/internal/promtest"
+	"github.com/schedulerd/schedulerd/pkg/fence"
+	"github.com/schedulerd/schedulerd/pkg/job"
+	"github.com/schedulerd/schedulerd/pkg/store"
+)
+
+// blockingTarget answers 204 to every run except those whose id starts with a prefix in hold,
+// which it holds until free is called. Tests defer free: replicas (stopped in cleanups) drain
+// their runs on the fake clock, so a held request must be let go before they stop.
+type blockingTarget struct {
+	*target
+	release chan struct{}
+	once    sync.Once
+}
+
+func (bt *blockingTarget) free() { bt.once.Do(func() { close(bt.release) }) }
+
+func newBlockingTarget(t *testing.T, hold ...string) *blockingTarget {
+	t.Helper()
+	bt := &blockingTarget{target: &target{}, release: make(chan struct{})}
+	bt.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, err := fence.ParseDispatch(r)
+		if err != nil {
+			t.Errorf("target got a request without dispatch headers: %v", err)
+		}
+		bt.mu.Lock()
+		bt.reqs = append(bt.reqs, d)
+		bt.mu.Unlock()
+		for _, h := range hold {
+			if strings.HasPrefix(d.RunID, h) {
+				select {
+				case <-bt.release:
+				case <-r.Context().Done():
+				}
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(bt.srv.Close)
+	t.Cleanup(bt.free) // before Close, which waits for the handlers
+	return bt
+}
+
+// waitRun waits for a run record that satisfies ok and returns it.
+func waitRun(t *testing.T, s *store.Store, jobName, id, what string, ok func(store.Run) bool) store.Run {
+	t.Helper()
+	var r store.Run
+	etcdtest.WaitFor(t, 20*time.Second, id+" "+what, func() bool {
+		var err error
+		r, err = s.GetRun(context.Background(), jobName, id)
+		return err == nil && ok(r)
+	})
+	return r
+}
+
+func finished(r store.Run) bool { return !r.State.InFlight() }
+
+func trigger(t *testing.T, s *store.Store, name, key string, whilePaused bool, at time.Time) (string, bool) {
+	t.Helper()
+	j, _, err := s.GetJob(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, created, err := s.AddTrigger(context.Background(), store.Trigger{
+		Job: name, Run: store.ManualRunID(name, at, key+"-nonce"), Requested: at, By: "tester", WhilePaused: whilePaused,
+	}, j.Version, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, created
+}
+
+// A manual trigger is claimed (fenced) and sent once, with its trigger recorded, and leaves
+// the schedule's cursor alone; the same idempotency key twice makes one run. A paused job's
+// trigger is recorded skipped/paused unless it says whilePaused; concurrency forbid holds a
+// trigger back while a run is in flight.
+func TestManualTrigger(t *testing.T) {
+	e := etcdtest.Start(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	tg := newBlockingTarget(t, "slow@")
+	defer tg.free()
+	a := startReplica(t, e, "a", clock, replicaOpts{})
+	putJob(t, a.store, "daily", httpSpec(tg.srv.URL, "@every 24h"), t0)
+	paused := httpSpec(tg.srv.URL, "@every 24h")
+	paused.Paused = true
+	putJob(t, a.store, "paused", paused, t0)
+	slow := httpSpec(tg.srv.URL, "@every 24h")
+	slow.Concurrency = job.ConcurrencyForbid
+	putJob(t, a.store, "slow", slow, t0)
+	// Asked for before any replica leads: the first leader finds it.
+	first, created := trigger(t, a.store, "daily", "key-1", false, t0)
+	if !created {
+		t.Fatal("first trigger not created")
+	}
+	leaderOf(t, a)
+
+	r := waitRun(t, a.store, "daily", first, "finished", finished)
+	if r.State != store.StateSucceeded || r.Trigger != store.TriggerManual || r.By != "tester" || r.Token != a.token() {
+		t.Errorf("manual run recorded %+v", r)
+	}
+	if again, created := trigger(t, a.store, "daily", "key-1", false, t0.Add(time.Second)); created || again != first {
+		t.Errorf("same idempotency key: created %v, run %s; want the first run %s", created, again, first)
+	}
+	second, _ := trigger(t, a.store, "daily", "key-2", false, t0.Add(time.Second))
+	waitRun(t, a.store, "daily", second, "finished", finished)
+	exactlyOnce(t, tg.received(), []string{first, second})
+	if cur, err := a.store.Cursor(context.Background(), "daily"); err != nil || !cur.IsZero() {
+		t.Errorf("manual runs moved the cursor to %v (%v)", cur, err)
+	}
+
+	skipped, _ := trigger(t, a.store, "paused", "p-1", false, t0)
+	if r := waitRun(t, a.store, "paused", skipped, "finished", finished); r.State != store.StateSkipped || r.Reason != store.ReasonPaused {
+		t.Errorf("trigger of a paused job: %s/%s, want skipped/paused", r.State, r.Reason)
+	}
+	forced, _ := trigger(t, a.store, "paused", "p-2", true, t0)
+	if r := waitRun(t, a.store, "paused", forced, "finished", finished); r.State != store.StateSucceeded {
+		t.Errorf("whilePaused trigger of a paused job: %s", r.State)
+	}
+
+	held, _ := trigger(t, a.store, "slow", "s-1", false, t0)
+	waitRun(t, a.store, "slow", held, "sent", func(r store.Run) bool { return tg.has(held) })
+	overlap, _ := trigger(t, a.store, "slow", "s-2", false, t0)
+	if r := waitRun(t, a.store, "slow", overlap, "finished", finished); r.State != store.StateSkipped || r.Reason != store.ReasonOverlap {
+		t.Errorf("trigger while a forbid run is in flight: %s/%s, want skipped/overlap", r.State, r.Reason)
+	}
+	if pending, err := a.store.PendingTriggers(context.Background()); err != nil || len(pending) != 0 {
+		t.Errorf("pending triggers after claiming: %+v (%v)", pending, err)
+	}
+	if tg.has(skipped) || tg.has(overlap) {
+		t.Error("a skipped manual run was sent")
+	}
+}
+
+// maxConcurrent bounds the runs in flight; a slot at the bound is skipped/overlap.
+func TestMaxConcurrent(t *testing.T) {
+	e := etcdtest.Start(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	tg := newBlockingTarget(t, slot("two", 1), slot("two", 2))
+	defer tg.free()
+	a := startReplica(t, e, "a", clock, replicaOpts{})
+	sp := httpSpec(tg.srv.URL, "@every 1s")
+	sp.MaxConcurrent = 2
+	putJob(t, a.store, "two", sp, t0)
+	leaderOf(t, a)
+	for i := 1; i <= 2; i++ {
+		clock.Advance(time.Second)
+		waitRun(t, a.store, "two", slot("two", i), "sent", func(store.Run) bool { return tg.has(slot("two", i)) })
+	}
+	clock.Advance(time.Second)
+	if r := waitRun(t, a.store, "two", slot("two", 3), "recorded", finished); r.State != store.StateSkipped || r.Reason != store.ReasonOverlap {
+		t.Errorf("third run with two in flight: %s/%s, want skipped/overlap", r.State, r.Reason)
+	}
+	if n := promtest.Value(t, a.reg, "schedulerd_runs_skipped_total", "job", "two", "reason", "overlap"); n != 1 {
+		t.Errorf("skipped{overlap} = %v, want 1", n)
+	}
+}
+
+// callbackTarget accepts every run with 202 and keeps the callback fields of each dispatch.
+type callbackTarget struct {
+	srv *httptest.Server
+	mu  sync.Mutex
+	got map[string]fence.Dispatch
+}
+
+func newCallbackTarget(t *testing.T) *callbackTarget {
+	ct := &callbackTarget{got: make(map[string]fence.Dispatch)}
+	ct.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, err := fence.ParseDispatch(r)
+		if err != nil || d.CallbackURL == "" || d.CallbackToken == "" {
+			t.Errorf("callback dispatch without its headers: %+v %v", d, err)
+		}
+		ct.mu.Lock()
+		ct.got[d.RunID] = d
+		ct.mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(ct.srv.Close)
+	return ct
+}
+
+func (ct *callbackTarget) dispatch(id string) (fence.Dispatch, bool) {
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	d, ok := ct.got[id]
+	return d, ok
+}
+
+// completion callback: the target's 202 leaves the run running (and in flight) until the
+// target reports; a heartbeat moves the deadline; silence past the deadline is failed/timeout,
+// whichever leader sent the run.
+func TestCallbackCompletion(t *testing.T) {
+	e := etcdtest.Start(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	ct := newCallbackTarget(t)
+	a := startReplica(t, e, "a", clock, replicaOpts{})
+	for _, name := range []string{"reports", "silent", "beats"} {
+		sp := httpSpec(ct.srv.URL, "@every 24h")
+		sp.Target.HTTP.Completion = job.CompletionCallback
+		sp.Target.HTTP.Timeout = job.Duration(time.Minute)
+		sp.Concurrency = job.ConcurrencyForbid
+		putJob(t, a.store, name, sp, t0)
+	}
+	leaderOf(t, a)
+	etcdtest.WaitFor(t, 20*time.Second, "the loop to wait on the clock", func() bool {
+		return clock.BlockUntilContext(ctxTimeout(t, 10*time.Millisecond), 1) == nil
+	})
+	clock.Advance(24 * time.Hour)
+	accepted := func(name string) (store.Run, fence.Dispatch) {
+		id := store.RunID(name, t0.Add(24*time.Hour))
+		r := waitRun(t, a.store, name, id, "accepted", func(r store.Run) bool { return r.Callback != nil })
+		d, ok := ct.dispatch(id)
+		if !ok || r.State != store.StateRunning || r.CallbackToken != d.CallbackToken ||
+			!strings.HasSuffix(d.CallbackURL, "/v1/runs/"+id+"/complete") || !r.Callback.Deadline.Equal(r.Callback.Accepted.Add(time.Minute)) {
+			t.Errorf("%s accepted: record %+v callback %+v, dispatch %+v", name, r, r.Callback, d)
+		}
+		return r, d
+	}
+	for _, name := range []string{"reports", "silent", "beats"} {
+		accepted(name)
+	}
+	if n, err := a.store.InFlightCount(context.Background(), "silent"); err != nil || n != 1 {
+		t.Errorf("an accepted callback run is not in flight: %d (%v)", n, err)
+	}
+
+	r, d := accepted("reports")
+	if _, err := a.store.Complete(context.Background(), "reports", r.ID, "not-the-token", store.Completion{Succeeded: true}, clock.Now()); err == nil {
+		t.Error("a report with a wrong token was accepted")
+	}
+	done, err := a.store.Complete(context.Background(), "reports", r.ID, d.CallbackToken, store.Completion{Succeeded: true, Output: "42 rows"}, clock.Now())
+	if err != nil || done.State != store.StateSucceeded || done.Response != "42 rows" {
+		t.Errorf("report: %+v %v", done, err)
+	}
+
+	_, bd := accepted("beats")
+	clock.Advance(50 * time.Second)
+	if _, err := a.store.Complete(context.Background(), "beats", bd.RunID, bd.CallbackToken, store.Completion{Heartbeat: true}, clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// Past the first deadline: silent times out, beats (deadline moved to +50s+1m) does not.
+	for range 4 {
+		clock.Advance(10 * time.Second) // reaps look every 10s
+	}
+	s := waitRun(t, a.store, "silent", store.RunID("silent", t0.Add(24*time.Hour)), "timed out", finished)
+	if s.State != store.StateFailed || s.Reason != store.ReasonTimeout || !strings.Contains(s.Error, "timeout") {
+		t.Errorf("silent run: %s/%s %q, want failed/timeout", s.State, s.Reason, s.Error)
+	}
+	if b, _ := a.store.GetRun(context.Background(), "beats", bd.RunID); b.State != store.StateRunning {
+		t.Errorf("a run with a heartbeat 40s ago (timeout 1m) is %s", b.State)
+	}
+	etcdtest.WaitFor(t, 20*time.Second, "the heartbeat run to time out", func() bool {
+		clock.Advance(10 * time.Second)
+		b, err := a.store.GetRun(context.Background(), "beats", bd.RunID)
+		return err == nil && b.State == store.StateFailed && b.Reason == store.ReasonTimeout
+	})
+	if n := promtest.Value(t, a.reg, "schedulerd_runs_total", "job", "silent", "outcome", "failed"); n != 1 {
+		t.Errorf("runs_total{silent,failed} = %v", n)
+	}
+}
+
+// A callback run accepted under an earlier leader is not marked unknown by the next one: its
+// target still reports to any replica. Only its deadline ends it.
+func TestCallbackRunSurvivesFailover(t *testing.T) {
+	e := etcdtest.Start(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	ct := newCallbackTarget(t)
+	a := startReplica(t, e, "a", clock, replicaOpts{})
+	sp := httpSpec(ct.srv.URL, "@every 24h")
+	sp.Target.HTTP.Completion = job.CompletionCallback
+	sp.Target.HTTP.Timeout = job.Duration(10 * time.Minute)
+	j := putJob(t, a.store, "long", sp, t0)
+	leaderOf(t, a)
+	term := a.currentTerm(t)
+	// What a leader that died after the target accepted the run leaves behind.
+	id := store.RunID("long", t0.Add(-time.Hour))
+	claimed, err := a.store.Claim(context.Background(), store.Fence{LeaderKey: term.LeaderKey, Token: term.Token}, j.Version, []store.Run{{
+		ID: id, Job: "long", Scheduled: t0.Add(-time.Hour), State: store.StateRunning, Token: term.Token,
+		Term: "crashed/0000", Replica: "crashed", JobVersion: j.Version, Claimed: t0, Started: t0, CallbackToken: "tok",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := claimed[0]
+	run.Callback = &store.Callback{Accepted: t0, Timeout: job.Duration(10 * time.Minute), Deadline: t0.Add(10 * time.Minute)}
+	if _, err := a.store.UpdateRun(context.Background(), run); err != nil {
+		t.Fatal(err)
+	}
+	// Well past the claimer's budget for unknown (timeout + margin) but before the deadline.
+	etcdtest.WaitFor(t, 20*time.Second, "the loop to wait on the clock", func() bool {
+		return clock.BlockUntilContext(ctxTimeout(t, 10*time.Millisecond), 1) == nil
+	})
+	for range 9 * 6 {
+		clock.Advance(10 * time.Second)
+	}
+	if r, _ := a.store.GetRun(context.Background(), "long", id); r.State != store.StateRunning {
+		t.Fatalf("an accepted callback run of a dead leader became %s before its deadline", r.State)
+	}
+	etcdtest.WaitFor(t, 20*time.Second, "the deadline", func() bool {
+		clock.Advance(10 * time.Second)
+		r, err := a.store.GetRun(context.Background(), "long", id)
+		return err == nil && r.State == store.StateFailed && r.Reason == store.ReasonTimeout
+	})
+}
+
+// A run record keeps the start of the target's answer, at most store.MaxResponse bytes.
+func TestResponseSnippetRecorded(t *testing.T) {
+	e := etcdtest.Start(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	long := strings.Repeat("é", 1000) // 2000 bytes; a cut must not split a character
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(long))
+	}))
+	defer srv.Close()
+	a := startReplica(t, e, "a", clock, replicaOpts{})
+	putJob(t, a.store, "talky", httpSpec(srv.URL, "@every 1h"), t0)
+	leaderOf(t, a)
+	etcdtest.WaitFor(t, 20*time.Second, "the loop to wait on the clock", func() bool {
+		return clock.BlockUntilContext(ctxTimeout(t, 10*time.Millisecond), 1) == nil
+	})
+	clock.Advance(time.Hour)
+	r := waitRun(t, a.store, "talky", store.RunID("talky", t0.Add(time.Hour)), "finished", finished)
+	if r.State != store.StateFailed || r.Status != 500 || len(r.Response) > store.MaxResponse ||
+		len(r.Response) < store.MaxResponse-1 || !strings.HasPrefix(long, r.Response) {
+		t.Errorf("record: %s %d, response of %d bytes %q…", r.State, r.Status, len(r.Response), r.Response[:min(10, len(r.Response))])
+	}
+}
+
+// A callback run whose leader died before recording the target's acceptance is sent again
+// (delivery atLeastOnce) with the same callback token, so the target's report, whichever
+// dispatch it answers, still lands.
+func TestCallbackResendKeepsToken(t *testing.T) {
+	e := etcdtest.Start(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	ct := newCallbackTarget(t)
+	a := startReplica(t, e, "a", clock, replicaOpts{})
+	sp := httpSpec(ct.srv.URL, "@every 24h")
+	sp.Target.HTTP.Completion = job.CompletionCallback
+	sp.Target.HTTP.Timeout = job.Duration(time.Minute)
+	sp.Delivery = job.AtLeastOnce
+	j := putJob(t, a.store, "long", sp, t0)
+	leaderOf(t, a)
+	term := a.currentTerm(t)
+	id := store.RunID("long", t0.Add(-time.Hour))
+	if _, err := a.store.Claim(context.Background(), store.Fence{LeaderKey: term.LeaderKey, Token: term.Token}, j.Version, []store.Run{{
+		ID: id, Job: "long", Scheduled: t0.Add(-time.Hour), State: store.StateRunning, Token: term.Token,
+		Term: "crashed/0000", Replica: "crashed", JobVersion: j.Version, Claimed: t0, Started: t0, CallbackToken: "first-token",
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	// Past the claimer's budget (timeout 1m + margin 30s), a reap sends it again.
+	r := waitRun(t, a.store, "long", id, "accepted again", func(r store.Run) bool {
+		clock.Advance(10 * time.Second)
+		return r.Callback != nil
+	})
+	d, ok := ct.dispatch(id)
+	if !ok || d.CallbackToken != "first-token" || r.Term == "crashed/0000" || r.State != store.StateRunning {
+		t.Fatalf("re-sent dispatch %+v (sent %v); record %s by %s", d, ok, r.State, r.Term)
+	}
+	done, err := a.store.Complete(context.Background(), "long", id, "first-token", store.Completion{Succeeded: true}, clock.Now())
+	if err != nil || done.State != store.StateSucceeded {
+		t.Errorf("report with the first dispatch's token: %s (%v)", done.State, err)
+	}
+}
