@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -342,6 +343,24 @@ func TestProcessesHandOverAtOnceOnSIGTERM(t *testing.T) {
 	}
 }
 
+// A tokens file that cannot be used stops serve before it starts anything, without echoing
+// the file's lines (a token pasted by mistake must not reach a log).
+func TestServeRefusesABadTokensFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(path, []byte("my-plain-secret admin ci\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root := newRootCommand()
+	root.SetArgs([]string{"serve", "--auth-tokens-file", path, "--data-dir", t.TempDir(), "--log-level", "error"})
+	err := root.ExecuteContext(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "SHA-256") || strings.Contains(err.Error(), "my-plain-secret") {
+		t.Fatalf("error %v, want one about the SHA-256 that does not repeat the line", err)
+	}
+	if code := serve.ExitCode(err); code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+}
+
 func TestServeFlags(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -353,10 +372,14 @@ func TestServeFlags(t *testing.T) {
 		{"bad endpoint", []string{"serve", "--etcd-endpoints", "127.0.0.1:2379"}, nil, "--etcd-endpoints"},
 		{"password in endpoint", []string{"serve", "--etcd-endpoints", "http://root:hunter2@127.0.0.1:2379"}, nil, "SCHEDULERD_ETCD_PASSWORD"},
 		{"bad listen", []string{"serve", "--listen", "8080"}, nil, "--listen"},
+		{"open listen without auth", []string{"serve", "--listen", "0.0.0.0:8080"}, nil, "--auth-tokens-file"},
+		{"all interfaces without auth", []string{"serve", "--listen", ":8080"}, nil, "--insecure-no-auth"},
+		{"auth both ways", []string{"serve", "--auth-tokens-file", "t", "--insecure-no-auth"}, nil, "contradict"},
 		{"bad prefix", []string{"serve", "--prefix", "schedulerd"}, nil, "--prefix"},
 		{"bad log format", []string{"serve", "--log-format", "xml"}, nil, "--log-format"},
 		{"cert without key", []string{"serve", "--etcd-cert", "c.pem"}, nil, "--etcd-key"},
 		{"unknown flag", []string{"serve", "--nope"}, nil, "unknown flag"},
+		{"unknown command", []string{"frob"}, nil, `unknown command "frob"`},
 		{"bad value from env", []string{"serve"}, map[string]string{"SCHEDULERD_SESSION_TTL": "soon"}, "SCHEDULERD_SESSION_TTL"},
 		{"env value validated", []string{"serve"}, map[string]string{"SCHEDULERD_LOG_LEVEL": "loud"}, "--log-level"},
 	} {

@@ -28,11 +28,14 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/schedulerd/schedulerd/internal/ui"
 	"github.com/schedulerd/schedulerd/pkg/api"
+	"github.com/schedulerd/schedulerd/pkg/auth"
 	"github.com/schedulerd/schedulerd/pkg/election"
 	"github.com/schedulerd/schedulerd/pkg/embedetcd"
 	"github.com/schedulerd/schedulerd/pkg/scheduler"
 	"github.com/schedulerd/schedulerd/pkg/store"
+	"github.com/schedulerd/schedulerd/pkg/targets"
 )
 
 // envPrefix: every flag can also be set as SCHEDULERD_<FLAG>, e.g. SCHEDULERD_ETCD_ENDPOINTS.
@@ -74,6 +77,10 @@ type serveOptions struct {
 	drainTimeout       time.Duration
 	logLevel           string
 	logFormat          string
+	authTokensFile     string
+	insecureNoAuth     bool
+	allowedTargetHosts []string
+	secretsDir         string
 }
 
 // Command returns the `serve` command.
@@ -118,7 +125,20 @@ SIGINT or SIGTERM: resign leadership at once, drain in-flight runs, exit 0.`,
 	f.DurationVar(&o.drainTimeout, "drain-timeout", time.Second, "on shutdown, how long in-flight runs may finish before they are cancelled")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "json", "json or console")
+	f.StringVar(&o.authTokensFile, "auth-tokens-file", "", "bearer tokens the API accepts, one `<sha256 of token> <viewer|operator|admin> <name>` per line; empty: no authentication (loopback only, unless --insecure-no-auth)")
+	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "serve the API without authentication on a non-loopback --listen address (anyone who reaches it may change jobs)")
+	f.StringSliceVar(&o.allowedTargetHosts, "allowed-target-hosts", nil, "hosts job targets may call, comma-separated globs matched against the URL's host name (*.internal,127.0.0.1,api.example.com); empty: any host. Link-local addresses (169.254.0.0/16, fe80::/10) are refused unless named here without wildcards")
+	f.StringVar(&o.secretsDir, "secrets-dir", targets.DefaultSecretsDir, "directory that target headers' fromFile secrets must be under (where a Kubernetes Secret volume is mounted)")
 	return cmd
+}
+
+// loopback reports whether host (of a listen address) is a loopback name or address only.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // applyEnv sets every flag not given on the command line from SCHEDULERD_<FLAG>.
@@ -164,8 +184,14 @@ func (o *serveOptions) validate() error {
 			bad("--data-dir must be set for the embedded etcd")
 		}
 	}
-	if _, _, err := net.SplitHostPort(o.listen); err != nil {
+	if host, _, err := net.SplitHostPort(o.listen); err != nil {
 		bad("--listen: %q is not host:port: %v", o.listen, err)
+	} else if o.authTokensFile == "" && !o.insecureNoAuth && !loopback(host) {
+		bad("--listen %s is not a loopback address, and there is no --auth-tokens-file: anyone who reaches it could change jobs; "+
+			"give --auth-tokens-file (see docs/api.md#authentication), or --insecure-no-auth to accept that", o.listen)
+	}
+	if o.authTokensFile != "" && o.insecureNoAuth {
+		bad("--auth-tokens-file and --insecure-no-auth contradict each other")
 	}
 	if o.advertiseURL != "" {
 		if u, err := url.Parse(o.advertiseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -190,7 +216,15 @@ func (o *serveOptions) validate() error {
 	if o.logFormat != "json" && o.logFormat != "console" {
 		bad("--log-format: %q is not json or console", o.logFormat)
 	}
+	if _, err := o.targetPolicy(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// targetPolicy is what job targets may do on this replica: --allowed-target-hosts, --secrets-dir.
+func (o *serveOptions) targetPolicy() (*targets.Policy, error) {
+	return targets.New(targets.Config{AllowedHosts: o.allowedTargetHosts, SecretsDir: o.secretsDir})
 }
 
 func (o *serveOptions) logger() (*zap.Logger, error) {
@@ -219,6 +253,16 @@ func (o *serveOptions) run(ctx context.Context) error {
 		o.replicaID = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
 	log = log.With(zap.String("replica", o.replicaID))
+	started := time.Now().UTC()
+	var tokens *auth.Tokens
+	if o.authTokensFile != "" {
+		if tokens, err = auth.Load(o.authTokensFile); err != nil {
+			return err
+		}
+		log.Info("API authentication on", zap.String("tokensFile", o.authTokensFile), zap.Int("tokens", tokens.Len()))
+	} else if o.insecureNoAuth {
+		log.Warn("API authentication off (--insecure-no-auth): anyone who reaches the API may change jobs", zap.String("listen", o.listen))
+	}
 
 	endpoints := o.etcdEndpoints
 	var embedded *embedetcd.Server
@@ -267,23 +311,29 @@ func (o *serveOptions) run(ctx context.Context) error {
 	st := store.New(client, o.prefix, reg)
 	cache := store.NewCache(st, log, nil, reg)
 	observer := election.NewObserver(client, st.Keys().Election(), nil, log, reg)
+	policy, err := o.targetPolicy()
+	if err != nil {
+		return err
+	}
 	sched, err := scheduler.New(scheduler.Config{
 		Store: st, Cache: cache, ReplicaID: o.replicaID, CallbackURL: advertise, DrainTimeout: o.drainTimeout, Logger: log, Registerer: reg,
+		Executor: scheduler.NewHTTPExecutor(scheduler.WithTargets(policy)),
 	})
 	if err != nil {
 		return err
 	}
 	elector, err := election.New(election.Config{
 		Client: client, Prefix: st.Keys().Election(), MembersPrefix: st.Keys().Members(),
-		TTL: o.sessionTTL, ReplicaID: o.replicaID, AdvertiseURL: advertise,
+		TTL: o.sessionTTL, ReplicaID: o.replicaID, AdvertiseURL: advertise, Started: started,
 		Lead: sched.Lead, Logger: log, Registerer: reg,
 	})
 	if err != nil {
 		return err
 	}
 	handler, err := api.New(api.Config{
-		Store: st, Cache: cache, Leaders: observer, Self: election.Leader{ID: o.replicaID, URL: advertise},
-		Completed: sched.Completed, Logger: log, Registerer: reg, Gatherer: reg,
+		Store: st, Cache: cache, Leaders: observer, Self: election.Leader{ID: o.replicaID, URL: advertise, Started: started},
+		Completed: sched.Completed, Logger: log, Registerer: reg, Gatherer: reg, Tokens: tokens, UI: ui.Handler(),
+		Targets: policy,
 	})
 	if err != nil {
 		return err
@@ -336,7 +386,8 @@ func (o *serveOptions) run(ctx context.Context) error {
 	}
 
 	log.Info("schedulerd serving", zap.String("api", advertise), zap.Strings("etcd", endpoints),
-		zap.String("prefix", o.prefix), zap.Duration("sessionTTL", o.sessionTTL))
+		zap.String("prefix", o.prefix), zap.Duration("sessionTTL", o.sessionTTL),
+		zap.Strings("allowedTargetHosts", policy.AllowedHosts()), zap.String("secretsDir", policy.SecretsDir()))
 	err = g.Run()
 	if ctx.Err() != nil {
 		log.Info("schedulerd stopped on signal")

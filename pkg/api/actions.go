@@ -72,13 +72,8 @@ func (a *API) triggerJob(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("the Idempotency-Key header must be at most %d printable ASCII characters", MaxIdempotencyKey)))
 		return
 	}
-	var body triggerBody
-	if p := decodeOptional(w, r, reflect.TypeFor[triggerBody](), &body); p != nil {
-		problem.Write(w, r, *p)
-		return
-	}
-	if p := validBy(body.By); p != nil {
-		problem.Write(w, r, *p)
+	body, ok := readOptional(w, r, func(b triggerBody) string { return b.By })
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.StoreTimeout)
@@ -117,7 +112,7 @@ func (a *API) triggerJob(w http.ResponseWriter, r *http.Request) {
 				fmt.Sprintf(`job %q is paused; send {"whilePaused": true} to run it anyway, or resume it`, name)))
 			return
 		}
-		t := store.Trigger{Job: name, Run: store.ManualRunID(name, now, nonce()), Requested: now, By: body.By, WhilePaused: body.WhilePaused}
+		t := store.Trigger{Job: name, Run: store.ManualRunID(name, now, nonce()), Requested: now, By: by(r, body.By), WhilePaused: body.WhilePaused}
 		id, created, err := a.cfg.Store.AddTrigger(ctx, t, j.Version, key)
 		if errors.Is(err, store.ErrVersionMismatch) {
 			continue // the job changed since read: look at it again
@@ -130,8 +125,7 @@ func (a *API) triggerJob(w http.ResponseWriter, r *http.Request) {
 			replay(id) // the same key, at the same moment from another client
 			return
 		}
-		a.cfg.Logger.Info("manual run asked for", zap.String("job", name), zap.String("run", id), zap.String("by", body.By),
-			zap.Bool("whilePaused", body.WhilePaused), zap.String("remote", r.RemoteAddr))
+		a.audit(r, "manual run asked for", zap.String("job", name), zap.String("run", id), zap.Bool("whilePaused", body.WhilePaused))
 		w.Header().Set("Location", "/v1/jobs/"+name+"/runs/"+id)
 		writeJSON(w, http.StatusAccepted, triggerView{Job: name, Run: id})
 		return
@@ -154,6 +148,21 @@ func printable(s string) bool {
 	return true
 }
 
+// readOptional decodes an optional body of type T and checks the by it names; it answers the
+// problem itself when either is wrong.
+func readOptional[T any](w http.ResponseWriter, r *http.Request, by func(T) string) (T, bool) {
+	var body T
+	p := decodeOptional(w, r, reflect.TypeFor[T](), &body)
+	if p == nil {
+		p = validBy(by(body))
+	}
+	if p != nil {
+		problem.Write(w, r, *p)
+		return body, false
+	}
+	return body, true
+}
+
 func validBy(by string) *problem.Details {
 	if len(by) > job.MaxNameLength || !printable(by) {
 		p := invalidRequest("Invalid request", []problem.FieldError{{Pointer: "#/by",
@@ -172,13 +181,8 @@ type pauseBody struct {
 }
 
 func (a *API) pauseJob(w http.ResponseWriter, r *http.Request) {
-	var body pauseBody
-	if p := decodeOptional(w, r, reflect.TypeFor[pauseBody](), &body); p != nil {
-		problem.Write(w, r, *p)
-		return
-	}
-	if p := validBy(body.By); p != nil {
-		problem.Write(w, r, *p)
+	body, ok := readOptional(w, r, func(b pauseBody) string { return b.By })
+	if !ok {
 		return
 	}
 	if len(body.Note) > job.MaxDescriptionLength {
@@ -192,7 +196,7 @@ func (a *API) pauseJob(w http.ResponseWriter, r *http.Request) {
 	}
 	a.editJob(w, r, "job paused", func(s *job.Spec) {
 		s.Paused = true
-		s.Pause = job.Pause{Note: body.Note, By: body.By, Until: body.Until, Record: body.Record}
+		s.Pause = job.Pause{Note: body.Note, By: by(r, body.By), Until: body.Until, Record: body.Record}
 	})
 }
 
@@ -243,23 +247,32 @@ func (a *API) editJob(w http.ResponseWriter, r *http.Request, what string, chang
 			return
 		}
 		cursor, _ := a.cfg.Store.Cursor(ctx, name)
-		a.cfg.Logger.Info(what, zap.String("job", name), zap.Int64("version", j.Version), zap.String("by", j.Spec.Pause.By),
-			zap.String("remote", r.RemoteAddr))
+		a.audit(r, what, zap.String("job", name), zap.Int64("version", j.Version))
 		w.Header().Set("ETag", etag(j.Version))
 		writeJSON(w, http.StatusOK, view(j, cursor, a.cfg.Clock.Now()))
 		return
 	}
 }
 
-func (a *API) getRun(w http.ResponseWriter, r *http.Request) {
+// runPath reads the {name} and {run} path segments: a run id of that job. It answers the
+// problem itself when they are not.
+func runPath(w http.ResponseWriter, r *http.Request) (name, id string, ok bool) {
 	name, p := pathName(r)
 	if p != nil {
 		problem.Write(w, r, *p)
-		return
+		return "", "", false
 	}
-	id := r.PathValue("run")
+	id = r.PathValue("run")
 	if owner, ok := store.JobOfRun(id); !ok || owner != name {
 		problem.Write(w, r, runNotFound(id))
+		return "", "", false
+	}
+	return name, id, true
+}
+
+func (a *API) getRun(w http.ResponseWriter, r *http.Request) {
+	name, id, ok := runPath(w, r)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.StoreTimeout)
@@ -274,6 +287,37 @@ func (a *API) getRun(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, pendingView{ID: id, Job: name, State: stateTriggered, Requested: pending.Requested,
 			Trigger: store.TriggerManual, By: pending.By, WhilePaused: pending.WhilePaused})
 	default:
+		writeJSON(w, http.StatusOK, runView(run))
+	}
+}
+
+// cancelBody is what POST …/runs/{run}/cancel accepts (the body is optional).
+type cancelBody struct {
+	By string `json:"by,omitempty"`
+}
+
+func (a *API) cancelRun(w http.ResponseWriter, r *http.Request) {
+	name, id, ok := runPath(w, r)
+	if !ok {
+		return
+	}
+	body, ok := readOptional(w, r, func(b cancelBody) string { return b.By })
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.StoreTimeout)
+	defer cancel()
+	run, withdrawn, err := a.cfg.Store.Cancel(ctx, name, id, by(r, body.By), a.cfg.Clock.Now())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		problem.Write(w, r, runNotFound(id))
+	case errors.Is(err, store.ErrRunFinished):
+		problem.Write(w, r, problem.New(http.StatusConflict, "run-finished", "Run has its result",
+			fmt.Sprintf("run %q is %s already; nothing to cancel", id, run.State)))
+	case err != nil:
+		a.storeFailed(w, r, err)
+	default:
+		a.audit(r, "run cancelled", zap.String("job", name), zap.String("run", id), zap.Bool("withdrawn", withdrawn))
 		writeJSON(w, http.StatusOK, runView(run))
 	}
 }

@@ -14,9 +14,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/schedulerd/schedulerd/internal/httpx"
+	"github.com/schedulerd/schedulerd/pkg/auth"
 	"github.com/schedulerd/schedulerd/pkg/election"
 	"github.com/schedulerd/schedulerd/pkg/problem"
 	"github.com/schedulerd/schedulerd/pkg/store"
+	"github.com/schedulerd/schedulerd/pkg/targets"
 )
 
 // Leaders tells who leads now (election.Observer).
@@ -43,12 +45,23 @@ type Config struct {
 	// Registerer gets the API's metrics; Gatherer is served at /metrics. Either may be nil.
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
+	// Tokens, when set, turns authentication on: every route but the public ones needs a
+	// bearer token whose role allows it. Nil serves everyone (dev mode, loopback only).
+	Tokens *auth.Tokens
+	// UI, when set, serves the web page at / and /ui/.
+	UI http.Handler
+	// Targets is the replica's target policy (serve --allowed-target-hosts, --secrets-dir): a
+	// job written here must call an allowed host and name secrets files under the secrets
+	// directory. Nil: any host, secrets under targets.DefaultSecretsDir.
+	Targets *targets.Policy
 }
 
 // API is the HTTP handler of one replica.
 type API struct {
 	cfg      Config
 	mux      *http.ServeMux
+	roles    map[string]auth.Role // by route pattern
+	audits   *zap.Logger
 	requests *prometheus.CounterVec
 }
 
@@ -72,24 +85,11 @@ func New(cfg Config) (*API, error) {
 			Help: "HTTP API requests answered, by route pattern and status code.",
 		}, []string{"route", "code"}),
 	}
-	a.mux.HandleFunc("GET /v1/jobs", a.listJobs)
-	a.mux.HandleFunc("GET /v1/jobs/{name}", a.getJob)
-	a.mux.HandleFunc("PUT /v1/jobs/{name}", a.putJob)
-	a.mux.HandleFunc("DELETE /v1/jobs/{name}", a.deleteJob)
-	a.mux.HandleFunc("GET /v1/jobs/{name}/runs", a.listRuns)
-	a.mux.HandleFunc("GET /v1/jobs/{name}/runs/{run}", a.getRun)
-	a.mux.HandleFunc("POST /v1/jobs/{name}/trigger", a.triggerJob)
-	a.mux.HandleFunc("POST /v1/jobs/{name}/pause", a.pauseJob)
-	a.mux.HandleFunc("POST /v1/jobs/{name}/resume", a.resumeJob)
-	a.mux.HandleFunc("POST /v1/runs/{run}/complete", a.completeRun)
-	a.mux.HandleFunc("GET /v1/cluster", a.cluster)
-	a.mux.HandleFunc("GET /healthz", a.healthz)
-	a.mux.HandleFunc("GET /readyz", a.readyz)
-	if cfg.Gatherer != nil {
-		a.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
-			EnableOpenMetrics: true,
-			ErrorLog:          zap.NewStdLog(cfg.Logger),
-		}))
+	a.audits = cfg.Logger.Named("audit")
+	a.roles = map[string]auth.Role{}
+	for _, rt := range a.routes() {
+		a.mux.Handle(rt.pattern, rt.handler)
+		a.roles[rt.pattern] = rt.role
 	}
 	return a, nil
 }
@@ -112,10 +112,17 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+rec.Header().Get("Allow"))
 		}
 		problem.Write(sw, r, p)
-	} else {
+	} else if r, ok := a.authorize(sw, r, a.roles[pattern]); ok {
 		a.mux.ServeHTTP(sw, r) // (not h: the mux sets the path values on the way)
 	}
 	a.requests.WithLabelValues(route, strconv.Itoa(sw.Status)).Inc()
+}
+
+func (a *API) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(a.cfg.Gatherer, promhttp.HandlerOpts{
+		EnableOpenMetrics: true,
+		ErrorLog:          zap.NewStdLog(a.cfg.Logger),
+	})
 }
 
 func (a *API) healthz(w http.ResponseWriter, r *http.Request) {

@@ -51,7 +51,12 @@ type env struct {
 // newEnv serves an API on a fresh embedded etcd; each option may adjust its Config.
 func newEnv(t *testing.T, leaders api.Leaders, options ...func(*api.Config)) *env {
 	t.Helper()
-	client := etcdtest.Start(t).Client()
+	return newEnvWith(t, etcdtest.Start(t).Client(), leaders, options...)
+}
+
+// newEnvWith serves an API on client's etcd, as newEnv does.
+func newEnvWith(t *testing.T, client *clientv3.Client, leaders api.Leaders, options ...func(*api.Config)) *env {
+	t.Helper()
 	log := zaptest.NewLogger(t)
 	reg := prometheus.NewRegistry()
 	st := store.New(client, "/test/", reg)
@@ -311,7 +316,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 	}
 }
 
-type jobView struct {
+type JobView struct {
 	Name     string `json:"name"`
 	Schedule string `json:"schedule"`
 	Timezone string `json:"timezone"`
@@ -337,7 +342,7 @@ func TestJobLifecycle(t *testing.T) {
 	if r.status != http.StatusCreated || r.header.Get("Location") != "/v1/jobs/tick" {
 		t.Fatalf("create: %d %v %s", r.status, r.header, r.body)
 	}
-	created := decode[jobView](t, r)
+	created := decode[JobView](t, r)
 	if created.Name != "tick" || created.Timezone != "UTC" || created.Target.HTTP.Timeout != "30s" || created.Status.State != "active" {
 		t.Errorf("created view without defaults: %+v", created)
 	}
@@ -349,17 +354,17 @@ func TestJobLifecycle(t *testing.T) {
 	}
 
 	// Putting the same spec again is a no-op: same version.
-	if again := decode[jobView](t, e.put(t, "tick", good)); again.Status.Version != created.Status.Version {
+	if again := decode[JobView](t, e.put(t, "tick", good)); again.Status.Version != created.Status.Version {
 		t.Errorf("identical PUT changed the version %d → %d", created.Status.Version, again.Status.Version)
 	}
 	// A GET body can be PUT back as it is (name and status are accepted).
 	got := e.do(t, "GET", "/v1/jobs/tick", "", "")
-	if r := e.put(t, "tick", string(got.body)); r.status != http.StatusOK || decode[jobView](t, r).Status.Version != created.Status.Version {
+	if r := e.put(t, "tick", string(got.body)); r.status != http.StatusOK || decode[JobView](t, r).Status.Version != created.Status.Version {
 		t.Errorf("round trip: %d %s", r.status, r.body)
 	}
 	// Conditional update with the right version.
 	r = e.put(t, "tick", `{"schedule":"*/5 * * * * *","target":{"http":{"url":"http://127.0.0.1:9000/hook"}}}`, "If-Match", r.header.Get("ETag"))
-	updated := decode[jobView](t, r)
+	updated := decode[JobView](t, r)
 	if r.status != http.StatusOK || updated.Status.Version <= created.Status.Version || updated.Schedule != "*/5 * * * * *" {
 		t.Fatalf("update: %d %s", r.status, r.body)
 	}
@@ -367,7 +372,7 @@ func TestJobLifecycle(t *testing.T) {
 		t.Errorf("update moved created")
 	}
 
-	list := decode[struct{ Jobs []jobView }](t, e.do(t, "GET", "/v1/jobs", "", ""))
+	list := decode[struct{ Jobs []JobView }](t, e.do(t, "GET", "/v1/jobs", "", ""))
 	if len(list.Jobs) != 1 || list.Jobs[0].Status.Version != updated.Status.Version {
 		t.Errorf("list: %+v", list)
 	}

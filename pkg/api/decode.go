@@ -9,9 +9,11 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/schedulerd/schedulerd/pkg/job"
 	"github.com/schedulerd/schedulerd/pkg/problem"
 )
 
@@ -64,7 +66,11 @@ func decodeStrict(w http.ResponseWriter, r *http.Request, schema reflect.Type, i
 	var fields []problem.FieldError
 	unknownFields(raw, schema, "#", &fields)
 	if len(fields) > 0 {
-		p := invalid("The request body has unknown fields", fields)
+		title := "The request body has unknown fields"
+		if !slices.ContainsFunc(fields, func(f problem.FieldError) bool { return strings.HasPrefix(f.Detail, "unknown field") }) {
+			title = "A field has the wrong type" // only shapes a jsonChecker refused
+		}
+		p := invalid(title, fields)
 		return requestKind(schema, &p)
 	}
 	for _, v := range into {
@@ -138,12 +144,26 @@ func describeSyntax(body []byte, err error) string {
 	return err.Error()
 }
 
+// jsonChecker is a type whose JSON form is not its Go fields (job.HeaderValue: a string or an
+// object). It checks the generic JSON value itself and names each problem by a pointer relative
+// to the value, since encoding/json's type errors do not name map keys.
+type jsonChecker interface {
+	CheckJSON(v any) []problem.FieldError
+}
+
 // unknownFields walks a generic JSON value beside the Go type it will decode into and reports
-// every object key the type has no field for. Keys match json tags exactly: encoding/json would
-// accept "Schedule" for "schedule", and we would rather say so than guess.
+// every object key the type has no field for, and what a jsonChecker finds. Keys match json
+// tags exactly: encoding/json would accept "Schedule" for "schedule", and we would rather say
+// so than guess.
 func unknownFields(v any, t reflect.Type, ptr string, out *[]problem.FieldError) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if c, ok := reflect.Zero(t).Interface().(jsonChecker); ok {
+		for _, f := range c.CheckJSON(v) {
+			*out = append(*out, problem.FieldError{Pointer: ptr + f.Pointer, Detail: f.Detail})
+		}
+		return
 	}
 	switch val := v.(type) {
 	case map[string]any:
@@ -229,6 +249,8 @@ func typeWord(t reflect.Type) string {
 	switch t.Name() {
 	case "Duration":
 		return `a duration string such as "30s" or "1m30s"`
+	case "HeaderValue":
+		return `a string, or an object {"fromEnv": "` + job.SecretEnvPrefix + `…"} or {"fromFile": "/path"}`
 	}
 	switch t.Kind() {
 	case reflect.String:

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,14 +36,16 @@ type jobMeta struct {
 	Name string `json:"name"`
 }
 
-// jobView is how a job is shown: its spec, with defaults applied, and its status.
-type jobView struct {
+// JobView is how a job is shown: its spec, with defaults applied, and its status. Clients
+// decode it too (package client).
+type JobView struct {
 	Name string `json:"name"`
 	job.Spec
-	Status jobStatus `json:"status"`
+	Status JobStatus `json:"status"`
 }
 
-type jobStatus struct {
+// JobStatus is the read-only part of a job view.
+type JobStatus struct {
 	// State is active, paused, completed (a one-shot that has had its run) or invalid (a
 	// stored spec this replica cannot schedule).
 	State   string    `json:"state"`
@@ -64,8 +67,8 @@ type jobStatus struct {
 	Error   string              `json:"error,omitempty"`
 }
 
-func view(j job.Job, cursor, now time.Time) jobView {
-	v := jobView{Name: j.Name, Spec: j.Spec, Status: jobStatus{
+func view(j job.Job, cursor, now time.Time) JobView {
+	v := JobView{Name: j.Name, Spec: j.Spec, Status: JobStatus{
 		State: "active", Version: j.Version, Created: j.Created, Updated: j.Updated,
 		ScheduledFrom: j.ScheduledFrom, LastScheduled: cursor,
 	}}
@@ -134,30 +137,94 @@ func writeTarget(w http.ResponseWriter, r *http.Request) (name string, ifVersion
 	return name, ifVersion, true
 }
 
+// readSpec decodes and validates a job body, answering the problem itself when it is not a
+// valid job. name is the job the URL names; empty when the URL names none (validate), and
+// then the body's name, if any, is checked and returned.
+func (a *API) readSpec(w http.ResponseWriter, r *http.Request, name string) (job.Spec, string, bool) {
+	var meta jobMeta
+	var spec job.Spec
+	if p := decodeStrict(w, r, reflect.TypeFor[jobBody](), &meta, &spec); p != nil {
+		problem.Write(w, r, *p)
+		return spec, "", false
+	}
+	switch {
+	case name == "" && meta.Name != "":
+		if err := job.ValidateName(meta.Name); err != nil {
+			problem.Write(w, r, invalid("Invalid job name", []problem.FieldError{{Pointer: "#/name", Detail: err.Error()}}))
+			return spec, "", false
+		}
+		name = meta.Name
+	case meta.Name != "" && meta.Name != name:
+		problem.Write(w, r, invalid("Job name mismatch", []problem.FieldError{{
+			Pointer: "#/name", Detail: fmt.Sprintf("the body names job %q but the URL names %q; a job cannot be renamed", meta.Name, name),
+		}}))
+		return spec, "", false
+	}
+	if err := a.cfg.Targets.Validate(spec); err != nil {
+		problem.Write(w, r, validationProblem(err))
+		return spec, "", false
+	}
+	if at, ok := oneShotInThePast(spec, a.cfg.Clock.Now()); ok {
+		problem.Write(w, r, invalid("Invalid job", []problem.FieldError{{Pointer: "#/schedule",
+			Detail: fmt.Sprintf("@at %s is in the past: a one-shot must be in the future", at.Format(time.RFC3339))}}))
+		return spec, "", false
+	}
+	return spec, name, true
+}
+
+// validationView is the answer to POST /v1/jobs:validate for a valid job.
+type validationView struct {
+	Valid bool `json:"valid"`
+	// Spec is the job as it would be stored: with defaults.
+	Spec job.Spec `json:"spec"`
+	// NextRuns are the first fire times if it were written now, in its time zone.
+	NextRuns []string `json:"nextRuns"`
+}
+
+// validatePreview is how many fire times a validation shows.
+const validatePreview = 10
+
+// validateJob is a dry run of PUT: the same checks, nothing written. The fire times of H
+// fields depend on the job's name: without one in the body they are those of a job named
+// "job".
+func (a *API) validateJob(w http.ResponseWriter, r *http.Request) {
+	spec, name, ok := a.readSpec(w, r, "")
+	if !ok {
+		return
+	}
+	if name == "" {
+		name = "job"
+	}
+	now := a.cfg.Clock.Now()
+	j := job.Job{Name: name, Spec: spec.Normalize().WithDefaults(), ScheduledFrom: now}
+	j.Compile()
+	out := validationView{Valid: true, Spec: j.Spec, NextRuns: []string{}}
+	loc, err := time.LoadLocation(j.Spec.Timezone)
+	if err != nil {
+		loc = time.UTC
+	}
+	for next := j.Next(time.Time{}); !next.IsZero() && len(out.NextRuns) < validatePreview; next = j.Next(next) {
+		out.NextRuns = append(out.NextRuns, next.In(loc).Format(time.RFC3339))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 func (a *API) putJob(w http.ResponseWriter, r *http.Request) {
 	name, ifVersion, ok := writeTarget(w, r)
 	if !ok {
 		return
 	}
-	var meta jobMeta
-	var spec job.Spec
-	if p := decodeStrict(w, r, reflect.TypeFor[jobBody](), &meta, &spec); p != nil {
-		problem.Write(w, r, *p)
+	switch inm := strings.TrimSpace(r.Header.Get("If-None-Match")); {
+	case inm == "":
+	case inm == "*" && ifVersion == 0:
+		ifVersion = store.CreateOnly
+	default:
+		problem.Write(w, r, problem.New(http.StatusBadRequest, "invalid-precondition", "Invalid If-None-Match",
+			fmt.Sprintf(`PUT takes If-None-Match: * (create only, without If-Match); got %q`, inm)))
 		return
 	}
-	if meta.Name != "" && meta.Name != name {
-		problem.Write(w, r, invalid("Job name mismatch", []problem.FieldError{{
-			Pointer: "#/name", Detail: fmt.Sprintf("the body names job %q but the URL names %q; a job cannot be renamed", meta.Name, name),
-		}}))
-		return
-	}
-	if err := spec.Validate(); err != nil {
-		problem.Write(w, r, validationProblem(err))
-		return
-	}
-	if at, ok := oneShotInThePast(spec, a.cfg.Clock.Now()); ok {
-		problem.Write(w, r, invalid("Invalid job", []problem.FieldError{{Pointer: "#/schedule",
-			Detail: fmt.Sprintf("@at %s is in the past: a one-shot must be in the future", at.Format(time.RFC3339))}}))
+	spec, _, ok := a.readSpec(w, r, name)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.StoreTimeout)
@@ -166,6 +233,11 @@ func (a *API) putJob(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, store.ErrVersionMismatch) {
 		problem.Write(w, r, problem.New(http.StatusPreconditionFailed, "version-mismatch", "Job changed",
 			fmt.Sprintf("job %q is not at version %s (If-Match); read it again and reapply your change", name, etag(ifVersion))))
+		return
+	}
+	if errors.Is(err, store.ErrJobExists) {
+		problem.Write(w, r, problem.New(http.StatusPreconditionFailed, "job-exists", "Job exists",
+			fmt.Sprintf("job %q exists already (If-None-Match: *); read it and send If-Match to replace it", name)))
 		return
 	}
 	if err != nil {
@@ -179,7 +251,7 @@ func (a *API) putJob(w http.ResponseWriter, r *http.Request) {
 		status, what = http.StatusCreated, "job created"
 		w.Header().Set("Location", "/v1/jobs/"+name)
 	}
-	a.cfg.Logger.Info(what, zap.String("job", name), zap.Int64("version", j.Version), zap.String("remote", r.RemoteAddr))
+	a.audit(r, what, zap.String("job", name), zap.Int64("version", j.Version))
 	w.Header().Set("ETag", etag(j.Version))
 	writeJSON(w, status, view(j, cursor, a.cfg.Clock.Now()))
 }
@@ -209,7 +281,83 @@ func (a *API) getJob(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
+// Job list page sizes.
+const (
+	defaultJobsLimit = 500
+	maxJobsLimit     = 1000
+)
+
+// jobQuery is what GET /v1/jobs selects: a name prefix, labels that must match, and a page.
+type jobQuery struct {
+	prefix string
+	labels map[string]*string // nil value: the key must be there, with any value
+	limit  int
+	after  string // the last name of the previous page
+}
+
+func (q jobQuery) matches(j job.Job) bool {
+	if !strings.HasPrefix(j.Name, q.prefix) || j.Name <= q.after {
+		return false
+	}
+	for k, want := range q.labels {
+		v, ok := j.Spec.Labels[k]
+		if !ok || (want != nil && v != *want) {
+			return false
+		}
+	}
+	return true
+}
+
+func badParameter(format string, args ...any) *problem.Details {
+	p := problem.New(http.StatusBadRequest, "invalid-parameter", "Invalid query parameter", fmt.Sprintf(format, args...))
+	return &p
+}
+
+func parseJobQuery(r *http.Request) (jobQuery, *problem.Details) {
+	v := r.URL.Query()
+	q := jobQuery{prefix: v.Get("q"), labels: map[string]*string{}, limit: defaultJobsLimit}
+	if len(q.prefix) > job.MaxNameLength {
+		return q, badParameter("q (a name prefix) must be at most %d characters", job.MaxNameLength)
+	}
+	for _, sel := range v["label"] {
+		k, val, hasValue := strings.Cut(sel, "=")
+		if err := job.ValidateLabel(k, false); err != nil {
+			return q, badParameter("label %q: want key=value or key; the key %v", sel, err)
+		}
+		if hasValue {
+			if err := job.ValidateLabel(val, true); err != nil {
+				return q, badParameter("label %q: the value %v", sel, err)
+			}
+			q.labels[k] = &val
+		} else {
+			q.labels[k] = nil
+		}
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxJobsLimit {
+			return q, badParameter("limit must be an integer from 1 to %d, got %q", maxJobsLimit, s)
+		}
+		q.limit = n
+	}
+	if c := v.Get("cursor"); c != "" {
+		b, err := base64.RawURLEncoding.DecodeString(c)
+		if err != nil || job.ValidateName(string(b)) != nil {
+			return q, badParameter("cursor must be the next value of a previous page, as it was given")
+		}
+		q.after = string(b)
+	}
+	return q, nil
+}
+
+// listJobs answers a page of jobs in name order. The cursor is the page's last name, so a
+// job created or deleted between two pages does not shift the others.
 func (a *API) listJobs(w http.ResponseWriter, r *http.Request) {
+	q, p := parseJobQuery(r)
+	if p != nil {
+		problem.Write(w, r, *p)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.StoreTimeout)
 	defer cancel()
 	// Two independent range reads: run them side by side.
@@ -223,10 +371,20 @@ func (a *API) listJobs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := struct {
-		Jobs []jobView `json:"jobs"`
-	}{Jobs: make([]jobView, 0, len(jobs))}
-	for _, j := range jobs {
-		out.Jobs = append(out.Jobs, view(j, cursors[j.Name], a.cfg.Clock.Now()))
+		Jobs []JobView `json:"jobs"`
+		// Next is the cursor of the next page; absent on the last.
+		Next string `json:"next,omitempty"`
+	}{Jobs: []JobView{}}
+	now := a.cfg.Clock.Now()
+	for _, j := range jobs { // in name order: etcd ranges are sorted by key
+		if !q.matches(j) {
+			continue
+		}
+		if len(out.Jobs) == q.limit {
+			out.Next = base64.RawURLEncoding.EncodeToString([]byte(out.Jobs[len(out.Jobs)-1].Name))
+			break
+		}
+		out.Jobs = append(out.Jobs, view(j, cursors[j.Name], now))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -242,7 +400,7 @@ func (a *API) deleteJob(w http.ResponseWriter, r *http.Request) {
 		a.jobError(w, r, name, err)
 		return
 	}
-	a.cfg.Logger.Info("job deleted", zap.String("job", name), zap.String("remote", r.RemoteAddr))
+	a.audit(r, "job deleted", zap.String("job", name), zap.Int64("ifVersion", ifVersion))
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -262,8 +420,7 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request) {
 	if s := r.URL.Query().Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > maxRunsLimit {
-			problem.Write(w, r, problem.New(http.StatusBadRequest, "invalid-parameter", "Invalid query parameter",
-				fmt.Sprintf("limit must be an integer from 1 to %d, got %q", maxRunsLimit, s)))
+			problem.Write(w, r, *badParameter("limit must be an integer from 1 to %d, got %q", maxRunsLimit, s))
 			return
 		}
 		limit = n

@@ -50,7 +50,9 @@ type Config struct {
 	Lead func(Term) error
 	// Clock times the lease watchdog and backoff; default: the real clock. It measures etcd's
 	// lease time, so it is separate from the scheduler's clock.
-	Clock      clockwork.Clock
+	Clock clockwork.Clock
+	// Started is when the replica started, published with its membership; default: now.
+	Started    time.Time
 	Logger     *zap.Logger
 	Registerer prometheus.Registerer
 }
@@ -101,7 +103,10 @@ func New(cfg Config) (*Elector, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	value, err := json.Marshal(Leader{ID: cfg.ReplicaID, URL: cfg.AdvertiseURL})
+	if cfg.Started.IsZero() {
+		cfg.Started = cfg.Clock.Now()
+	}
+	value, err := json.Marshal(Leader{ID: cfg.ReplicaID, URL: cfg.AdvertiseURL, Started: cfg.Started.UTC()})
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,8 @@ type Leader struct {
 	URL string `json:"url,omitempty"`
 	// Token is the leader key's create revision; zero in member entries.
 	Token fence.Token `json:"token,omitempty"`
+	// Started is when the replica started, for its uptime.
+	Started time.Time `json:"started,omitzero"`
 }
 
 // Observer follows who leads, from any replica. Run owns its goroutine.

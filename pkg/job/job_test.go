@@ -3,6 +3,7 @@ package job_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,15 @@ import (
 
 func valid() job.Spec {
 	return job.Spec{Schedule: "*/5 * * * *", Target: job.Target{HTTP: &job.HTTPTarget{URL: "http://127.0.0.1:9000/hook"}}}
+}
+
+// literals are headers with literal values: name, value, name, value…
+func literals(kv ...string) map[string]job.HeaderValue {
+	h := make(map[string]job.HeaderValue)
+	for i := 0; i+1 < len(kv); i += 2 {
+		h[kv[i]] = job.Literal(kv[i+1])
+	}
+	return h
 }
 
 func TestValidate(t *testing.T) {
@@ -24,7 +34,7 @@ func TestValidate(t *testing.T) {
 		{"everything set", func(s *job.Spec) {
 			s.Schedule, s.Timezone, s.Description = "0 30 9 * * MON-FRI", "Europe/Berlin", "weekday report"
 			s.Target.HTTP.Method, s.Target.HTTP.Body, s.Target.HTTP.Timeout = "put", `{"a":1}`, job.Duration(time.Minute)
-			s.Target.HTTP.Headers = map[string]string{"Authorization": "Bearer x", "X-Trace": "1"}
+			s.Target.HTTP.Headers = map[string]job.HeaderValue{"Authorization": job.FromEnv("SCHEDULERD_SECRET_T"), "X-Trace": job.Literal("1")}
 			s.Misfire.Grace = job.Duration(5 * time.Minute)
 		}, nil},
 		{"descriptor", func(s *job.Spec) { s.Schedule = "@daily" }, nil},
@@ -41,15 +51,15 @@ func TestValidate(t *testing.T) {
 		{"relative url", func(s *job.Spec) { s.Target.HTTP.URL = "/hook" }, []string{"#/target/http/url"}},
 		{"credentials in url", func(s *job.Spec) { s.Target.HTTP.URL = "http://u:p@127.0.0.1/" }, []string{"#/target/http/url"}},
 		{"bad method", func(s *job.Spec) { s.Target.HTTP.Method = "BREW" }, []string{"#/target/http/method"}},
-		{"reserved header", func(s *job.Spec) { s.Target.HTTP.Headers = map[string]string{"Schedulerd-Fencing-Token": "1"} },
+		{"reserved header", func(s *job.Spec) { s.Target.HTTP.Headers = literals("Schedulerd-Fencing-Token", "1") },
 			[]string{"#/target/http/headers/Schedulerd-Fencing-Token"}},
-		{"idempotency key header", func(s *job.Spec) { s.Target.HTTP.Headers = map[string]string{"idempotency-key": "1"} },
+		{"idempotency key header", func(s *job.Spec) { s.Target.HTTP.Headers = literals("idempotency-key", "1") },
 			[]string{"#/target/http/headers/idempotency-key"}},
-		{"computed header", func(s *job.Spec) { s.Target.HTTP.Headers = map[string]string{"Content-Length": "1"} },
+		{"computed header", func(s *job.Spec) { s.Target.HTTP.Headers = literals("Content-Length", "1") },
 			[]string{"#/target/http/headers/Content-Length"}},
-		{"header with slash is escaped", func(s *job.Spec) { s.Target.HTTP.Headers = map[string]string{"a/b": "1"} },
+		{"header with slash is escaped", func(s *job.Spec) { s.Target.HTTP.Headers = literals("a/b", "1") },
 			[]string{"#/target/http/headers/a~1b"}},
-		{"header value with newline", func(s *job.Spec) { s.Target.HTTP.Headers = map[string]string{"X-A": "1\r\nX-B: 2"} },
+		{"header value with newline", func(s *job.Spec) { s.Target.HTTP.Headers = literals("X-A", "1\r\nX-B: 2") },
 			[]string{"#/target/http/headers/X-A"}},
 		{"negative timeout", func(s *job.Spec) { s.Target.HTTP.Timeout = job.Duration(-time.Second) }, []string{"#/target/http/timeout"}},
 		{"huge timeout", func(s *job.Spec) { s.Target.HTTP.Timeout = job.Duration(48 * time.Hour) }, []string{"#/target/http/timeout"}},
@@ -77,9 +87,18 @@ func TestValidate(t *testing.T) {
 		{"negative grace", func(s *job.Spec) { s.Misfire.Grace = job.Duration(-time.Minute) }, []string{"#/misfire/grace"}},
 		{"tiny grace", func(s *job.Spec) { s.Misfire.Grace = job.Duration(time.Nanosecond) }, []string{"#/misfire/grace"}},
 		{"tiny timeout", func(s *job.Spec) { s.Target.HTTP.Timeout = job.Duration(time.Millisecond) }, []string{"#/target/http/timeout"}},
-		{"headers differing in case", func(s *job.Spec) { s.Target.HTTP.Headers = map[string]string{"X-A": "1", "x-a": "2"} },
+		{"headers differing in case", func(s *job.Spec) { s.Target.HTTP.Headers = literals("X-A", "1", "x-a", "2") },
 			[]string{"#/target/http/headers/x-a"}},
 		{"long description", func(s *job.Spec) { s.Description = strings.Repeat("x", job.MaxDescriptionLength+1) }, []string{"#/description"}},
+		{"label key", func(s *job.Spec) { s.Labels = map[string]string{"team/x": "a"} }, []string{"#/labels"}},
+		{"label value", func(s *job.Spec) { s.Labels = map[string]string{"team": "a b"} }, []string{"#/labels/team"}},
+		{"long label value", func(s *job.Spec) { s.Labels = map[string]string{"team": strings.Repeat("a", 64)} }, []string{"#/labels/team"}},
+		{"too many labels", func(s *job.Spec) {
+			s.Labels = map[string]string{}
+			for i := range job.MaxLabels + 1 {
+				s.Labels[fmt.Sprint("k", i)] = ""
+			}
+		}, []string{"#/labels"}},
 		{"every problem is reported", func(s *job.Spec) {
 			s.Schedule, s.Timezone, s.Target.HTTP.URL = "nope", "Nowhere/Town", "file:///etc/passwd"
 		}, []string{"#/timezone", "#/schedule", "#/target/http/url"}},
@@ -88,24 +107,7 @@ func TestValidate(t *testing.T) {
 			s := valid()
 			tc.mutate(&s)
 			err := s.Validate()
-			if tc.want == nil {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			var ve *job.ValidationError
-			if !errors.As(err, &ve) {
-				t.Fatalf("Validate = %v, want a *ValidationError", err)
-			}
-			var got []string
-			for _, f := range ve.Errors {
-				if f.Detail == "" {
-					t.Errorf("%s: empty detail", f.Pointer)
-				}
-				got = append(got, f.Pointer)
-			}
-			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			if got := pointers(t, err); strings.Join(got, " ") != strings.Join(tc.want, " ") {
 				t.Errorf("pointers %v, want %v (%v)", got, tc.want, err)
 			}
 		})
@@ -154,6 +156,15 @@ func TestWithDefaults(t *testing.T) {
 	}
 	if orig := valid(); orig.Target.HTTP.Method != "" {
 		t.Error("WithDefaults changed its receiver's target")
+	}
+	// What is stored is the spec with defaults, and it must still be valid (found by FuzzDecodeJob).
+	s = valid()
+	s.Retry.Backoff = job.Duration(100 * time.Second)
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if d := s.WithDefaults(); d.Validate() != nil || d.Retry.MaxBackoff.D() != 100*time.Second {
+		t.Errorf("backoff 100s without maxBackoff: defaults give maxBackoff %s (%v)", d.Retry.MaxBackoff.D(), d.Validate())
 	}
 }
 

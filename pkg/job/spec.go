@@ -23,6 +23,9 @@ const (
 // Spec is what a user writes for a job.
 type Spec struct {
 	Description string `json:"description,omitempty"`
+	// Labels are the user's key/value tags: GET /v1/jobs?label=k=v and the CLI's --selector
+	// select jobs by them.
+	Labels map[string]string `json:"labels,omitempty"`
 	// Schedule: cron (5 or 6 fields), a descriptor (@hourly…) or "@every <duration>".
 	Schedule string `json:"schedule"`
 	// Timezone is the IANA zone cron fields are read in; default UTC.
@@ -150,9 +153,11 @@ type Target struct {
 type HTTPTarget struct {
 	URL string `json:"url"`
 	// Method defaults to POST.
-	Method  string            `json:"method,omitempty"`
-	Headers map[string]string `json:"headers,omitempty"`
-	Body    string            `json:"body,omitempty"`
+	Method string `json:"method,omitempty"`
+	// Headers are sent with every request: each a literal, or a secret the dispatching
+	// replica reads at dispatch time (HeaderValue).
+	Headers map[string]HeaderValue `json:"headers,omitempty"`
+	Body    string                 `json:"body,omitempty"`
 	// Timeout bounds one attempt; default 30s. With completion "callback" it also bounds the
 	// wait for each report after the target accepted the run.
 	Timeout Duration `json:"timeout,omitzero"`
@@ -222,7 +227,9 @@ func (s Spec) WithDefaults() Spec {
 		s.Retry.Backoff = Duration(time.Second)
 	}
 	if s.Retry.MaxBackoff == 0 {
-		s.Retry.MaxBackoff = Duration(time.Minute)
+		// A backoff above the default maximum is its own maximum: the stored spec must pass
+		// Validate, which wants maxBackoff ≥ backoff.
+		s.Retry.MaxBackoff = max(Duration(time.Minute), s.Retry.Backoff)
 	}
 	if len(s.Retry.On) == 0 {
 		s.Retry.On = slices.Clone(RetryOnAll)

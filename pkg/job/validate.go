@@ -3,6 +3,7 @@ package job
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -37,6 +38,8 @@ const (
 	MaxMaxConcurrent = 1000
 	MaxJitter        = time.Hour
 	MaxAttempts      = 10
+	MaxLabels        = 32
+	MaxLabelLength   = 63
 )
 
 // FieldError names one invalid field by JSON Pointer ("#/target/http/url").
@@ -64,6 +67,21 @@ func (e *ValidationError) add(pointer, format string, args ...any) {
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
+// labelRE is what a label key or value may be: as in Kubernetes, without the key prefix.
+var labelRE = regexp.MustCompile(`^[A-Za-z0-9]([-_.A-Za-z0-9]*[A-Za-z0-9])?$`)
+
+// ValidateLabel checks a label key (value false) or value: 1-63 (a value also 0) letters,
+// digits, '-', '_' and '.', starting and ending with a letter or digit.
+func ValidateLabel(s string, value bool) error {
+	if s == "" && value {
+		return nil
+	}
+	if len(s) > MaxLabelLength || !labelRE.MatchString(s) {
+		return fmt.Errorf("must be 1-%d letters, digits, '-', '_' or '.', starting and ending with a letter or digit (got %q)", MaxLabelLength, s)
+	}
+	return nil
+}
+
 // ErrInvalidName reports a job name that is not a DNS label.
 var ErrInvalidName = errors.New("job name must be a DNS label: 1-63 characters, lowercase letters, digits and '-', starting and ending with a letter or digit")
 
@@ -82,11 +100,22 @@ var methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS
 var computedHeaders = []string{"Host", "Content-Length", "Transfer-Encoding", "Connection", "Te", "Upgrade", "Trailer"}
 
 // Validate checks every field and returns a *ValidationError listing all problems, or nil.
-// It does not need defaults applied; zero values mean "default".
+// It does not need defaults applied; zero values mean "default". It is what a stored spec
+// must pass to be scheduled; a spec being written must pass ValidateWrite.
 func (s Spec) Validate() error {
 	var v ValidationError
 	if len(s.Description) > MaxDescriptionLength {
 		v.add("#/description", "must be at most %d bytes", MaxDescriptionLength)
+	}
+	if len(s.Labels) > MaxLabels {
+		v.add("#/labels", "at most %d labels", MaxLabels)
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Labels)) {
+		if err := ValidateLabel(k, false); err != nil {
+			v.add("#/labels", "key %v", err)
+		} else if err := ValidateLabel(s.Labels[k], true); err != nil {
+			v.add("#/labels/"+k, "%v", err)
+		}
 	}
 	loc := time.UTC
 	switch s.Timezone {
@@ -190,6 +219,38 @@ func (s Spec) Validate() error {
 	return nil
 }
 
+// ValidateWrite is Validate plus the rules a spec must follow to be written, which a spec
+// already stored is not held to, so that upgrading schedulerd never stops a job that runs: a
+// header that carries a credential (CredentialHeader) must be a secret reference, because a
+// literal would be stored in etcd and shown by every GET. A job stored with such a literal
+// keeps running as it is; its next write must use a reference.
+func (s Spec) ValidateWrite() error {
+	var v ValidationError
+	if err := s.Validate(); err != nil {
+		ve, ok := err.(*ValidationError)
+		if !ok {
+			return err
+		}
+		v = *ve
+	}
+	reported := func(p string) bool {
+		return slices.ContainsFunc(v.Errors, func(f FieldError) bool { return f.Pointer == p })
+	}
+	if h := s.Target.HTTP; h != nil {
+		for _, name := range slices.Sorted(maps.Keys(h.Headers)) {
+			p := "#/target/http/headers/" + problem.EscapeToken(name)
+			if CredentialHeader(name) && !h.Headers[name].IsRef() && !reported(p) { // (a header refused already needs no advice)
+				v.add(p, "carries a credential, and a literal would be stored in etcd and shown by GET: "+
+					`give it as {"fromEnv": "%s…"} or {"fromFile": "/etc/schedulerd/secrets/…"} (under the replica's --secrets-dir), read by the replica at dispatch`, SecretEnvPrefix)
+			}
+		}
+	}
+	if len(v.Errors) > 0 {
+		return &v
+	}
+	return nil
+}
+
 func (t Target) validate(v *ValidationError) {
 	h := t.HTTP
 	if h == nil {
@@ -235,8 +296,8 @@ func (t Target) validate(v *ValidationError) {
 			v.add(p, "set by schedulerd on every dispatch; a job may not set it")
 		case slices.Contains(computedHeaders, http.CanonicalHeaderKey(name)):
 			v.add(p, "computed by the HTTP transport; a job may not set it")
-		case !httpguts.ValidHeaderFieldValue(h.Headers[name]):
-			v.add(p, "value contains characters not allowed in a header (control characters, newlines)")
+		default:
+			h.Headers[name].validate(v, p)
 		}
 	}
 	switch h.Completion {

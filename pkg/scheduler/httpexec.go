@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +19,7 @@ import (
 	"github.com/schedulerd/schedulerd/pkg/job"
 	"github.com/schedulerd/schedulerd/pkg/problem"
 	"github.com/schedulerd/schedulerd/pkg/store"
+	"github.com/schedulerd/schedulerd/pkg/targets"
 )
 
 // UserAgent is sent with every dispatch.
@@ -24,18 +28,38 @@ var UserAgent = "schedulerd"
 // HTTPExecutor sends a run as the HTTP request its job describes, with the dispatch headers
 // (fence.Dispatch.Set). A 2xx answer is success; redirects are not followed (a 3xx is a
 // failure), so a run goes exactly where its spec says.
+//
+// It enforces the replica's target policy (package targets) on every attempt: the URL's host
+// must be allowed, header secrets are read at that moment, and a link-local address is not
+// dialled unless the policy names it. An attempt the policy refuses fails with an error that
+// names the header or host, never a secret, and is not retried.
 type HTTPExecutor struct {
-	client *http.Client
+	client  *http.Client
+	targets *targets.Policy
 }
 
+// HTTPOption configures an HTTPExecutor.
+type HTTPOption func(*HTTPExecutor)
+
+// WithTargets makes the executor enforce p. Default: the zero targets.Config's policy (any
+// host but link-local addresses; fromFile secrets under targets.DefaultSecretsDir).
+func WithTargets(p *targets.Policy) HTTPOption { return func(e *HTTPExecutor) { e.targets = p } }
+
 // NewHTTPExecutor returns an executor with its own connection pool.
-func NewHTTPExecutor() *HTTPExecutor {
+func NewHTTPExecutor(opts ...HTTPOption) *HTTPExecutor {
+	e := &HTTPExecutor{}
+	for _, o := range opts {
+		o(e)
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 16
-	return &HTTPExecutor{client: &http.Client{
+	// As http.DefaultTransport dials, with the link-local check on each address dialled.
+	tr.DialContext = e.targets.DialContext(&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second})
+	e.client = &http.Client{
 		Transport:     tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	}
+	return e
 }
 
 // Execute performs one attempt; ctx carries the job's timeout.
@@ -43,6 +67,10 @@ func (e *HTTPExecutor) Execute(ctx context.Context, j job.Job, d fence.Dispatch)
 	h := j.Spec.Target.HTTP
 	if h == nil {
 		return Result{Err: errors.New("job has no http target")}
+	}
+	// Checked again here: the job may have been written under another policy.
+	if err := e.targets.CheckURL(h.URL); err != nil {
+		return Result{Err: err}
 	}
 	var body io.Reader
 	if h.Body != "" {
@@ -52,7 +80,11 @@ func (e *HTTPExecutor) Execute(ctx context.Context, j job.Job, d fence.Dispatch)
 	if err != nil {
 		return Result{Err: fmt.Errorf("build request: %w", describe(ctx, err))}
 	}
-	for k, v := range h.Headers {
+	for _, k := range slices.Sorted(maps.Keys(h.Headers)) { // sorted: the first bad one is always the same
+		v, err := e.targets.Header(k, h.Headers[k])
+		if err != nil {
+			return Result{Err: err}
+		}
 		req.Header.Set(k, v)
 	}
 	if h.Body != "" && req.Header.Get("Content-Type") == "" {
@@ -63,6 +95,12 @@ func (e *HTTPExecutor) Execute(ctx context.Context, j job.Job, d fence.Dispatch)
 
 	resp, err := e.client.Do(req)
 	if err != nil {
+		var refused *targets.Error
+		if errors.As(err, &refused) {
+			// The policy refused the address dialled. Returned bare, without the *net.OpError
+			// around it, so the attempt does not pass for a connection failure to retry.
+			return Result{Err: refused}
+		}
 		return Result{Err: describe(ctx, err)}
 	}
 	defer resp.Body.Close()

@@ -57,7 +57,7 @@ func TestHTTPExecutor(t *testing.T) {
 
 	t.Run("headers and body", func(t *testing.T) {
 		res := exec.Execute(context.Background(), mk("/ok", func(h *job.HTTPTarget) {
-			h.Body, h.Headers = `{"a":1}`, map[string]string{"Authorization": "Bearer t"}
+			h.Body, h.Headers = `{"a":1}`, map[string]job.HeaderValue{"Authorization": job.Literal("Bearer t")}
 		}), d)
 		if res.Err != nil || res.Status != http.StatusAccepted {
 			t.Fatalf("result %+v", res)

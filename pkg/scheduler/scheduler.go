@@ -134,6 +134,9 @@ var errClosed = errors.New("scheduler: shutting down")
 func (s *Scheduler) Run(ctx context.Context) error {
 	sub := s.cfg.Cache.Subscribe()
 	defer sub.Close()
+	var watcher sync.WaitGroup
+	watcher.Go(func() { s.watchCancels(ctx) })
+	defer watcher.Wait()
 	for _, j := range s.cfg.Cache.List() {
 		s.metrics.addJob(j.Name)
 	}
@@ -275,7 +278,7 @@ func (s *Scheduler) dispatch(j job.Job, run store.Run) {
 				break
 			}
 			run.State = store.StateFailed
-			if cause := context.Cause(ctx); errors.Is(cause, errReplaced) {
+			if cause := context.Cause(ctx); errors.Is(cause, errReplaced) || errors.Is(cause, errCancelled) {
 				run.State, run.Error = store.StateCancelled, cause.Error()
 				log.Warn("run cancelled", zap.Error(cause))
 				break
@@ -354,6 +357,9 @@ func (s *Scheduler) record(log *zap.Logger, run store.Run) {
 		case err == nil:
 			tr.Succeeded()
 			return
+		case errors.Is(err, store.ErrRunChanged) && run.State == store.StateCancelled:
+			log.Info("run cancelled; its record says so already")
+			return
 		case errors.Is(err, store.ErrRunChanged):
 			log.Warn("run record changed by someone else; result not recorded", zap.String("state", string(run.State)))
 			return
@@ -411,6 +417,38 @@ func retryable(res Result, on []job.RetryOn) bool {
 
 // errReplaced is the cause of a run cancelled by a newer run of its job (concurrency replace).
 var errReplaced = errors.New("replaced by a newer run of the job")
+
+// errCancelled is the cause of a run cancelled through the API.
+var errCancelled = errors.New("cancelled through the API")
+
+// watchCancels aborts this replica's dispatches whose runs left the in-flight index: an
+// operator cancelled them through the API (store.Cancel), on any replica. A run whose own
+// result was just recorded leaves it too; cancelling its finished dispatch does nothing. A
+// cancel missed while the watch restarts is not lost: the record says cancelled, and the
+// dispatch's result, when it comes, does not overwrite it.
+func (s *Scheduler) watchCancels(ctx context.Context) {
+	bo := retry.NewBackoff(100*time.Millisecond, 5*time.Second)
+	for ctx.Err() == nil {
+		for resp := range s.cfg.Store.WatchInFlight(ctx) {
+			if resp.Err() != nil {
+				break
+			}
+			bo.Reset()
+			for _, ev := range resp.Events {
+				if jobName, id, ok := s.cfg.Store.RunOfInFlightKey(string(ev.Kv.Key)); ok {
+					s.mu.Lock()
+					if cancel := s.running[jobName][id]; cancel != nil {
+						cancel(errCancelled)
+					}
+					s.mu.Unlock()
+				}
+			}
+		}
+		if bo.Wait(ctx, s.clock) != nil {
+			return
+		}
+	}
+}
 
 // replace cancels this replica's runs of a job still in flight, for a newer run (concurrency
 // replace); each is recorded as cancelled. It reports how many it cancelled.

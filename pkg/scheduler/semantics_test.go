@@ -375,3 +375,34 @@ func TestCallbackResendKeepsToken(t *testing.T) {
 		t.Errorf("report with the first dispatch's token: %s (%v)", done.State, err)
 	}
 }
+
+// A run cancelled through the API (store.Cancel, from any replica) has its request aborted on
+// the leader, which watches the in-flight index, and keeps the record the cancel wrote.
+func TestCancelAbortsTheDispatch(t *testing.T) {
+	e := etcdtest.Start(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	tg := newBlockingTarget(t, slot("slow", 1))
+	defer tg.free()
+	a := startReplica(t, e, "a", clock, replicaOpts{})
+	putJob(t, a.store, "slow", httpSpec(tg.srv.URL, "@every 1s"), t0)
+	leaderOf(t, a)
+	waitOnClock(t, clock, "a's loop")
+	clock.Advance(time.Second)
+	id := slot("slow", 1)
+	waitRun(t, a.store, "slow", id, "sent", func(store.Run) bool { return tg.has(id) })
+
+	if _, _, err := a.store.Cancel(context.Background(), "slow", id, "ops", clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// The target still holds the request: only the leader's abort ends the dispatch.
+	etcdtest.WaitFor(t, 20*time.Second, "the dispatch to end as cancelled", func() bool {
+		return promtest.Value(t, a.reg, "schedulerd_runs_total", "job", "slow", "outcome", "cancelled") == 1
+	})
+	r, err := a.store.GetRun(context.Background(), "slow", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.State != store.StateCancelled || r.Error != "cancelled by ops" {
+		t.Errorf("record %s %q, want cancelled by ops", r.State, r.Error)
+	}
+}

@@ -49,9 +49,13 @@ func (s *Store) decodeJob(kv *mvccpb.KeyValue) job.Job {
 	return j
 }
 
+// CreateOnly is PutJob's ifVersion for a write that must create the job.
+const CreateOnly int64 = -1
+
 // PutJob creates or replaces a job. spec must be valid (job.Spec.Validate); it is stored with
 // defaults applied. ifVersion > 0 makes the write conditional on the job's current version
-// (ErrVersionMismatch otherwise, also when the job does not exist). now stamps created/updated
+// (ErrVersionMismatch otherwise, also when the job does not exist); CreateOnly makes it
+// conditional on the job not existing (ErrJobExists otherwise). now stamps created/updated
 // and, when the schedule changes, the schedule's anchor. A spec equal to the stored one writes
 // nothing. It reports whether the job was created.
 func (s *Store) PutJob(ctx context.Context, name string, spec job.Spec, now time.Time, ifVersion int64) (job.Job, bool, error) {
@@ -67,6 +71,9 @@ func (s *Store) PutJob(ctx context.Context, name string, spec job.Spec, now time
 		exists := len(resp.Kvs) == 1
 		if ifVersion > 0 && (!exists || resp.Kvs[0].ModRevision != ifVersion) {
 			return job.Job{}, false, fmt.Errorf("%w: job %q", ErrVersionMismatch, name)
+		}
+		if ifVersion == CreateOnly && exists {
+			return job.Job{}, false, fmt.Errorf("%w: job %q", ErrJobExists, name)
 		}
 		// When the pause began is the store's to say: kept while the job stays paused. A pause
 		// whose until has passed is over, so pausing again starts a new one.
@@ -105,6 +112,9 @@ func (s *Store) PutJob(ctx context.Context, name string, spec job.Spec, now time
 		if !tresp.Succeeded {
 			if ifVersion > 0 {
 				return job.Job{}, false, fmt.Errorf("%w: job %q", ErrVersionMismatch, name)
+			}
+			if ifVersion == CreateOnly {
+				return job.Job{}, false, fmt.Errorf("%w: job %q", ErrJobExists, name)
 			}
 			continue // a concurrent writer won; read again and apply ours on top
 		}

@@ -15,6 +15,8 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrVersionMismatch: a conditional write named a version the object no longer has.
 	ErrVersionMismatch = errors.New("store: version mismatch")
+	// ErrJobExists: a create-only write found the job there.
+	ErrJobExists = errors.New("store: job exists")
 	// ErrJobChanged: a claim was planned against a job version that is no longer current
 	// (edited, paused or deleted since); re-plan from the cache.
 	ErrJobChanged = errors.New("store: job changed since the run was planned")
