@@ -24,6 +24,7 @@ import (
 	"github.com/schedulerd/schedulerd/internal/etcdtest"
 	"github.com/schedulerd/schedulerd/internal/httpx"
 	"github.com/schedulerd/schedulerd/internal/serve"
+	"github.com/schedulerd/schedulerd/pkg/auth"
 	"github.com/schedulerd/schedulerd/pkg/election"
 	"github.com/schedulerd/schedulerd/pkg/fence"
 )
@@ -403,5 +404,70 @@ func TestServeFlags(t *testing.T) {
 				t.Errorf("exit code %d, want 2 for a usage error", code)
 			}
 		})
+	}
+}
+
+// A replica with authentication runs a job whose header is a secret: the target gets the
+// secret, and neither it nor the bearer token appears in any log line of the process, at debug
+// level, from start to shutdown.
+func TestSecretsStayOutOfLogs(t *testing.T) {
+	const secret, token = "s3cr3t-header-value-4471", "bearer-token-9931-admin"
+	t.Setenv("SCHEDULERD_SECRET_TARGET", secret)
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "tokens")
+	if err := os.WriteFile(tokens, []byte(auth.Hash(token)+" admin ci\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 16)
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("X-Api-Token")
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer target.Close()
+	e := etcdtest.Start(t)
+	p := startProc(t, e.URL, "r1", "--auth-tokens-file", tokens, "--log-level", "debug")
+
+	body := `{"schedule":"@every 1s","target":{"http":{"url":"` + target.URL + `","headers":{"X-Api-Token":{"fromEnv":"SCHEDULERD_SECRET_TARGET"}}}}}`
+	req, _ := http.NewRequest(http.MethodPut, p.api+"/v1/jobs/secretive", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || strings.Contains(string(b), secret) {
+		t.Fatalf("put job: %d %s", resp.StatusCode, b)
+	}
+	// A wrong token too: refusals must not echo what was sent either.
+	req, _ = http.NewRequest(http.MethodGet, p.api+"/v1/jobs", nil)
+	req.Header.Set("Authorization", "Bearer "+token+"-wrong")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+	}
+	for range 2 {
+		select {
+		case v := <-got:
+			if v != secret {
+				t.Fatalf("the target got %q, want the secret", v)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the job did not run")
+		}
+	}
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(30 * time.Second); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.logs) < 10 {
+		t.Fatalf("only %d log lines: the check would prove nothing", len(p.logs))
+	}
+	for _, line := range p.logs {
+		if strings.Contains(line, secret) || strings.Contains(line, token) {
+			t.Errorf("a log line holds a secret: %s", line)
+		}
 	}
 }

@@ -45,3 +45,34 @@ func Value(t testing.TB, g prometheus.Gatherer, name string, labels ...string) f
 	}
 	return sum
 }
+
+// Series returns the label sets of name's series that carry every given label pair.
+func Series(t testing.TB, g prometheus.Gatherer, name string, labels ...string) []map[string]string {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	var out []map[string]string
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			set := map[string]string{}
+			for _, l := range m.GetLabel() {
+				set[l.GetName()] = l.GetValue()
+			}
+			match := true
+			for i := 0; i+1 < len(labels); i += 2 {
+				if v, ok := set[labels[i]]; !ok || v != labels[i+1] {
+					match = false
+				}
+			}
+			if match {
+				out = append(out, set)
+			}
+		}
+	}
+	return out
+}

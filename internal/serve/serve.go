@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
@@ -81,6 +82,7 @@ type serveOptions struct {
 	insecureNoAuth     bool
 	allowedTargetHosts []string
 	secretsDir         string
+	pprofListen        string
 }
 
 // Command returns the `serve` command.
@@ -126,6 +128,7 @@ SIGINT or SIGTERM: resign leadership at once, drain in-flight runs, exit 0.`,
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "json", "json or console")
 	f.StringVar(&o.authTokensFile, "auth-tokens-file", "", "bearer tokens the API accepts, one `<sha256 of token> <viewer|operator|admin> <name>` per line; empty: no authentication (loopback only, unless --insecure-no-auth)")
+	f.StringVar(&o.pprofListen, "pprof-listen", "", "address of a separate server for Go's pprof profiles (/debug/pprof/); empty: off. It has no authentication: keep it on loopback or a port only operators reach")
 	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "serve the API without authentication on a non-loopback --listen address (anyone who reaches it may change jobs)")
 	f.StringSliceVar(&o.allowedTargetHosts, "allowed-target-hosts", nil, "hosts job targets may call, comma-separated globs matched against the URL's host name (*.internal,127.0.0.1,api.example.com); empty: any host. Link-local addresses (169.254.0.0/16, fe80::/10) are refused unless named here without wildcards")
 	f.StringVar(&o.secretsDir, "secrets-dir", targets.DefaultSecretsDir, "directory that target headers' fromFile secrets must be under (where a Kubernetes Secret volume is mounted)")
@@ -189,6 +192,11 @@ func (o *serveOptions) validate() error {
 	} else if o.authTokensFile == "" && !o.insecureNoAuth && !loopback(host) {
 		bad("--listen %s is not a loopback address, and there is no --auth-tokens-file: anyone who reaches it could change jobs; "+
 			"give --auth-tokens-file (see docs/api.md#authentication), or --insecure-no-auth to accept that", o.listen)
+	}
+	if o.pprofListen != "" {
+		if _, _, err := net.SplitHostPort(o.pprofListen); err != nil {
+			bad("--pprof-listen: %q is not host:port: %v", o.pprofListen, err)
+		}
 	}
 	if o.authTokensFile != "" && o.insecureNoAuth {
 		bad("--auth-tokens-file and --insecure-no-auth contradict each other")
@@ -332,7 +340,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 	}
 	handler, err := api.New(api.Config{
 		Store: st, Cache: cache, Leaders: observer, Self: election.Leader{ID: o.replicaID, URL: advertise, Started: started},
-		Completed: sched.Completed, Logger: log, Registerer: reg, Gatherer: reg, Tokens: tokens, UI: ui.Handler(),
+		Completed: sched.Completed, Health: elector.Healthy, Logger: log, Registerer: reg, Gatherer: reg, Tokens: tokens, UI: ui.Handler(),
 		Targets: policy,
 	})
 	if err != nil {
@@ -374,6 +382,20 @@ func (o *serveOptions) run(ctx context.Context) error {
 		defer scancel()
 		_ = server.Shutdown(sctx)
 	})
+	if o.pprofListen != "" {
+		pln, err := net.Listen("tcp", o.pprofListen)
+		if err != nil {
+			return fmt.Errorf("--pprof-listen: %w", err)
+		}
+		profiles := &http.Server{Handler: pprofHandler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: zap.NewStdLog(log.Named("pprof"))}
+		g.Add(func() error {
+			if err := profiles.Serve(pln); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("pprof server: %w", err)
+			}
+			return nil
+		}, func(error) { _ = profiles.Close() })
+		log.Info("pprof serving", zap.String("listen", pln.Addr().String()))
+	}
 	if embedded != nil {
 		g.Add(func() error {
 			select {
@@ -394,6 +416,18 @@ func (o *serveOptions) run(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// pprofHandler serves Go's profiles, on their own port: they are for operators, and the
+// profile endpoints can run for a while.
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // etcdClient connects to etcd with TLS and credentials when configured. The password is never

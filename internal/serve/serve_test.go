@@ -1,6 +1,10 @@
 package serve
 
-import "testing"
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
 
 func TestEnvOverridesDefaultNotFlag(t *testing.T) {
 	t.Setenv("SCHEDULERD_LOG_FORMAT", "console")
@@ -17,5 +21,20 @@ func TestEnvOverridesDefaultNotFlag(t *testing.T) {
 	}
 	if got, _ := cmd.Flags().GetString("prefix"); got != "/from-flag/" {
 		t.Errorf("prefix %q, want the flag to win over the environment", got)
+	}
+}
+
+func TestPprofHandler(t *testing.T) {
+	srv := httptest.NewServer(pprofHandler())
+	defer srv.Close()
+	for path, want := range map[string]int{"/debug/pprof/": 200, "/debug/pprof/goroutine?debug=1": 200, "/debug/pprof/cmdline": 200, "/v1/jobs": 404} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"fmt"
+	"runtime"
 	"runtime/debug"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,7 +52,7 @@ func registerBuildInfo(reg prometheus.Registerer) {
 	g := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "schedulerd_build_info",
 		Help:        "Always 1; labels say which build this replica runs.",
-		ConstLabels: prometheus.Labels{"version": v, "revision": rev},
+		ConstLabels: prometheus.Labels{"version": v, "revision": rev, "goversion": runtime.Version()},
 	})
 	g.Set(1)
 	reg.MustRegister(g)

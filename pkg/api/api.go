@@ -48,6 +48,9 @@ type Config struct {
 	// Tokens, when set, turns authentication on: every route but the public ones needs a
 	// bearer token whose role allows it. Nil serves everyone (dev mode, loopback only).
 	Tokens *auth.Tokens
+	// Health, when set, is asked by /healthz: an error fails it (503), so that the replica is
+	// restarted (election.Elector.Healthy: a leader stuck past its lease).
+	Health func() error
 	// UI, when set, serves the web page at / and /ui/.
 	UI http.Handler
 	// Targets is the replica's target policy (serve --allowed-target-hosts, --secrets-dir): a
@@ -126,6 +129,12 @@ func (a *API) metricsHandler() http.Handler {
 }
 
 func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
+	if a.cfg.Health != nil {
+		if err := a.cfg.Health(); err != nil {
+			problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "unhealthy", "Unhealthy", err.Error()))
+			return
+		}
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write([]byte("ok\n"))
 }

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -259,4 +260,17 @@ func TestConcurrentConditionalWrites(t *testing.T) {
 func newEnvOn(t *testing.T, e *env) *env {
 	t.Helper()
 	return newEnvWith(t, e.client, fixedLeader{}, func(c *api.Config) { c.Registerer, c.Gatherer = nil, nil })
+}
+
+func TestHealthzAsksTheElector(t *testing.T) {
+	var unhealthy error
+	e := newEnv(t, fixedLeader{}, func(c *api.Config) { c.Health = func() error { return unhealthy } })
+	if r := e.do(t, "GET", "/healthz", "", ""); r.status != http.StatusOK {
+		t.Fatalf("healthy: %d %s", r.status, r.body)
+	}
+	unhealthy = errors.New("election: leading on a lease etcd has not confirmed in time")
+	r := e.do(t, "GET", "/healthz", "", "")
+	if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "problem-unhealthy") || !strings.Contains(string(r.body), "not confirmed") {
+		t.Errorf("unhealthy: %d %s", r.status, r.body)
+	}
 }

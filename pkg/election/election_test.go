@@ -248,3 +248,50 @@ func TestConfigValidation(t *testing.T) {
 		}
 	}
 }
+
+// A term whose leader work does not return once its lease is lost keeps the replica "leading":
+// Healthy reports it (so /healthz fails and the replica is restarted) until the work returns.
+func TestStuckTermIsUnhealthy(t *testing.T) {
+	e := etcdtest.Start(t)
+	u, _ := url.Parse(e.URL)
+	proxy := etcdtest.NewProxy(t, u.Host)
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	el, err := election.New(election.Config{
+		Client: etcdtest.NewClient(t, proxy.URL()), Prefix: prefix, TTL: 2 * time.Second, ReplicaID: "a",
+		Logger: zaptest.NewLogger(t),
+		Lead: func(term election.Term) error {
+			started <- struct{}{}
+			<-release // ignores term.Done(): the stuck leader work under test
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = el.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	defer close(release) // before the stop above: Run waits for Lead
+
+	next := func(what string) {
+		t.Helper()
+		select {
+		case <-started:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+	next("a to lead")
+	if err := el.Healthy(); err != nil {
+		t.Fatalf("healthy leader reported %v", err)
+	}
+	proxy.Cut()
+	etcdtest.WaitFor(t, 20*time.Second, "the stuck term to be reported", func() bool {
+		return errors.Is(el.Healthy(), election.ErrStuckTerm)
+	})
+	if !el.IsLeader() {
+		t.Error("the term ended although its work did not return")
+	}
+}

@@ -77,6 +77,7 @@ type Elector struct {
 	termToken prometheus.Gauge
 	errors    *prometheus.CounterVec
 	leading   atomic.Bool
+	acks      atomic.Pointer[leaseAcks] // of the current term, while leading
 }
 
 // New validates cfg and returns an Elector.
@@ -133,6 +134,23 @@ func New(cfg Config) (*Elector, error) {
 		e.errors.WithLabelValues(op)
 	}
 	return e, nil
+}
+
+// ErrStuckTerm: this replica still runs a term whose lease may have expired (see Healthy).
+var ErrStuckTerm = errors.New("election: leading on a lease etcd has not confirmed in time")
+
+// Healthy reports ErrStuckTerm when this replica still runs a leadership term past the time
+// its lease may have expired: the watchdog ends a term before that, so a term still running
+// means its leader work does not return — a replica to restart, since another may lead now.
+func (e *Elector) Healthy() error {
+	acks := e.acks.Load()
+	if !e.leading.Load() || acks == nil {
+		return nil
+	}
+	if expiry := acks.deadline(0); e.cfg.Clock.Now().After(expiry) {
+		return fmt.Errorf("%w: the lease was last confirmed to last until %s", ErrStuckTerm, expiry.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // IsLeader reports whether a term is running on this replica now.
@@ -234,6 +252,7 @@ func (e *Elector) lead(ctx context.Context, sess *concurrency.Session, acks *lea
 	wg.Add(1)
 	go func() { defer wg.Done(); e.watchdog(termCtx, end, acks) }()
 
+	e.acks.Store(acks)
 	e.leading.Store(true)
 	e.isLeader.Set(1)
 	e.termToken.Set(float64(t.Token))

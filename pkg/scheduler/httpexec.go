@@ -107,12 +107,14 @@ func (e *HTTPExecutor) Execute(ctx context.Context, j job.Job, d fence.Dispatch)
 	// Read a bounded amount so the connection can be reused; the start is recorded.
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	snippet := store.Truncate(string(answer), store.MaxResponse)
-	if resp.StatusCode == http.StatusConflict && duplicateRun(resp.Header, answer) {
+	refusal := fenceRefusal(resp.StatusCode, resp.Header, answer)
+	if refusal == FenceDuplicateRun {
 		// A target guarded by package fence had this run already: delivered before.
-		return Result{Status: resp.StatusCode, AlreadyDelivered: true, Response: snippet}
+		return Result{Status: resp.StatusCode, AlreadyDelivered: true, FenceRefusal: refusal, Response: snippet}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return Result{Status: resp.StatusCode, Err: fmt.Errorf("target answered %s", resp.Status), RetryAfter: retryAfter(resp.Header), Response: snippet}
+		return Result{Status: resp.StatusCode, Err: fmt.Errorf("target answered %s", resp.Status), RetryAfter: retryAfter(resp.Header),
+			FenceRefusal: refusal, Response: snippet}
 	}
 	return Result{Status: resp.StatusCode, Response: snippet}
 }
@@ -150,11 +152,19 @@ func retryAfter(h http.Header) time.Duration {
 	return at.Sub(date)
 }
 
-// duplicateRun tells whether an answer is the fence middleware's fence-duplicate-run problem.
-func duplicateRun(h http.Header, body []byte) bool {
-	if !strings.HasPrefix(h.Get("Content-Type"), problem.ContentType) {
-		return false
+// fenceRefusal names the refusal of a target guarded by package fence: the kind of its 409
+// problem (FenceStaleToken, FenceDuplicateRun), or "" for any other answer.
+func fenceRefusal(status int, h http.Header, body []byte) string {
+	if status != http.StatusConflict || !strings.HasPrefix(h.Get("Content-Type"), problem.ContentType) {
+		return ""
 	}
 	var p problem.Details
-	return json.Unmarshal(body, &p) == nil && p.Type == problem.TypeBase+"fence-duplicate-run"
+	if json.Unmarshal(body, &p) != nil {
+		return ""
+	}
+	switch kind := strings.TrimPrefix(p.Type, problem.TypeBase+"fence-"); kind {
+	case FenceStaleToken, FenceDuplicateRun:
+		return kind
+	}
+	return ""
 }

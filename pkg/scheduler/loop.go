@@ -393,7 +393,7 @@ func (l *loop) send(j job.Job, run store.Run) {
 // skipped counts and logs runs recorded as skipped (all of one reason).
 func (l *loop) skipped(j job.Job, runs []store.Run) {
 	last := runs[len(runs)-1]
-	l.s.metrics.runs.WithLabelValues(j.Name, string(store.StateSkipped)).Add(float64(len(runs)))
+	l.s.metrics.counted(last, len(runs))
 	l.s.metrics.skipped.WithLabelValues(j.Name, last.Reason).Add(float64(len(runs)))
 	log := l.log.Warn
 	if last.Reason == store.ReasonPaused {
@@ -593,7 +593,7 @@ func (l *loop) reap(now time.Time) error {
 			continue
 		}
 		detail := fmt.Sprintf("claimed by %s (term %s), which ended before recording a result; not sent again (at most once)", r.Replica, r.Term)
-		_, err := l.s.cfg.Store.MarkUnknown(ctx, l.fence, r, detail, now)
+		marked, err := l.s.cfg.Store.MarkUnknown(ctx, l.fence, r, detail, now)
 		switch {
 		case errors.Is(err, fence.ErrFenced):
 			return err
@@ -603,7 +603,7 @@ func (l *loop) reap(now time.Time) error {
 			l.log.Warn("marking a run unknown failed; will retry", zap.String("run", r.ID), zap.Error(err))
 			return nil
 		}
-		l.s.metrics.runs.WithLabelValues(r.Job, string(store.StateUnknown)).Inc()
+		l.s.metrics.counted(marked, 1)
 		l.log.Warn("run outcome unknown: its leader ended before recording a result", zap.String("job", r.Job),
 			zap.String("run", r.ID), zap.String("claimedBy", r.Term))
 	}

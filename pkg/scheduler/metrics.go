@@ -17,8 +17,10 @@ const (
 )
 
 type metrics struct {
-	runs     *prometheus.CounterVec // job, outcome
+	runs     *prometheus.CounterVec // job, outcome, reason
 	skipped  *prometheus.CounterVec // job, reason
+	failing  *prometheus.GaugeVec   // job
+	refusals *prometheus.CounterVec // job, kind
 	claims   *prometheus.CounterVec // result
 	lateness prometheus.Histogram
 	duration prometheus.Histogram
@@ -30,11 +32,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		runs: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "schedulerd_runs_total",
-			Help: "Runs that reached an outcome on this replica, by job and outcome (succeeded, failed, skipped, unknown: its leader died before recording a result).",
-		}, []string{"job", "outcome"}),
+			Help: "Runs that reached an outcome on this replica, by job, outcome (succeeded, failed, skipped, cancelled, unknown: its leader died before recording a result) and reason (skipped: missed, catchup-limit, overlap, paused; failed: timeout; else empty).",
+		}, []string{"job", "outcome", "reason"}),
+		failing: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "schedulerd_job_consecutive_failures",
+			Help: "Runs of the job that failed in a row, as this replica saw them finish (reset by a success; starts at 0 on each replica).",
+		}, []string{"job"}),
+		refusals: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "schedulerd_fence_rejections_total",
+			Help: "Dispatches a target guarded by package fence refused, by job and kind (stale-token: a newer leader reached it first; duplicate-run: it had the run already).",
+		}, []string{"job", "kind"}),
 		skipped: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "schedulerd_runs_skipped_total",
-			Help: "Runs recorded as skipped instead of dispatched, by job and reason (missed: later than the misfire grace).",
+			Help: "Runs recorded as skipped instead of dispatched, by job and reason (missed: later than the misfire grace; catchup-limit; overlap; paused).",
 		}, []string{"job", "reason"}),
 		claims: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "schedulerd_claims_total",
@@ -63,19 +73,41 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
+// outcomes are the (outcome, reason) pairs of schedulerd_runs_total a job's series start with.
+var outcomes = [][2]string{
+	{string(store.StateSucceeded), ""}, {string(store.StateFailed), ""}, {string(store.StateFailed), store.ReasonTimeout},
+	{string(store.StateSkipped), store.ReasonMissed}, {string(store.StateSkipped), store.ReasonCatchupLimit},
+	{string(store.StateSkipped), store.ReasonOverlap}, {string(store.StateSkipped), store.ReasonPaused},
+	{string(store.StateCancelled), ""}, {string(store.StateUnknown), ""},
+}
+
 // addJob pre-creates a job's series, so rates start from zero rather than from absence.
 func (m *metrics) addJob(name string) {
-	for _, o := range []store.State{store.StateSucceeded, store.StateFailed, store.StateSkipped, store.StateUnknown, store.StateCancelled} {
-		m.runs.WithLabelValues(name, string(o))
+	for _, o := range outcomes {
+		m.runs.WithLabelValues(name, o[0], o[1])
 	}
-	m.skipped.WithLabelValues(name, store.ReasonMissed)
-	m.skipped.WithLabelValues(name, store.ReasonCatchupLimit)
-	m.skipped.WithLabelValues(name, store.ReasonOverlap)
-	m.skipped.WithLabelValues(name, store.ReasonPaused)
+	for _, r := range []string{store.ReasonMissed, store.ReasonCatchupLimit, store.ReasonOverlap, store.ReasonPaused} {
+		m.skipped.WithLabelValues(name, r)
+	}
+	m.failing.WithLabelValues(name)
+	m.refusals.WithLabelValues(name, FenceStaleToken)
+	m.refusals.WithLabelValues(name, FenceDuplicateRun)
+}
+
+// counted records a run's outcome: schedulerd_runs_total, and the job's failures in a row.
+func (m *metrics) counted(run store.Run, n int) {
+	m.runs.WithLabelValues(run.Job, string(run.State), run.Reason).Add(float64(n))
+	switch run.State {
+	case store.StateSucceeded:
+		m.failing.WithLabelValues(run.Job).Set(0)
+	case store.StateFailed:
+		m.failing.WithLabelValues(run.Job).Inc()
+	}
 }
 
 // deleteJob drops a deleted job's series.
 func (m *metrics) deleteJob(name string) {
-	m.runs.DeletePartialMatch(prometheus.Labels{"job": name})
-	m.skipped.DeletePartialMatch(prometheus.Labels{"job": name})
+	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{m.runs, m.skipped, m.failing, m.refusals} {
+		v.DeletePartialMatch(prometheus.Labels{"job": name})
+	}
 }

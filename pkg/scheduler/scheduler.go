@@ -39,9 +39,19 @@ type Result struct {
 	// AlreadyDelivered: the target's fence reports it accepted this run before (a run sent
 	// again after failover, delivery at least once). It counts as success.
 	AlreadyDelivered bool
+	// FenceRefusal is the kind of a fence refusal by the target (FenceStaleToken: a newer
+	// leader's run reached it first, so this replica's token is stale; FenceDuplicateRun), or "".
+	FenceRefusal string
 	// Response is the start of the answer's body (at most store.MaxResponse bytes).
 	Response string
 }
+
+// Fence refusals a target guarded by package fence answers with (the kind label of
+// schedulerd_fence_rejections_total).
+const (
+	FenceStaleToken   = "stale-token"
+	FenceDuplicateRun = "duplicate-run"
+)
 
 // Config of a Scheduler. Store, Cache and ReplicaID are required.
 type Config struct {
@@ -249,6 +259,9 @@ func (s *Scheduler) dispatch(j job.Job, run store.Run) {
 			res, a := s.attempt(ctx, j, run, attempt, callback)
 			run.Attempts = attempt
 			run.AttemptLog = append(run.AttemptLog, a)
+			if res.FenceRefusal != "" {
+				s.metrics.refusals.WithLabelValues(run.Job, res.FenceRefusal).Inc()
+			}
 			if attempt == 1 {
 				run.Started = a.Started
 				// Lateness is the scheduler's, not the jitter the job asked for.
@@ -319,7 +332,7 @@ func (s *Scheduler) dispatch(j job.Job, run store.Run) {
 // this replica's API by a callback target.
 func (s *Scheduler) Completed(run store.Run) {
 	s.metrics.duration.Observe(run.Duration.D().Seconds())
-	s.metrics.runs.WithLabelValues(run.Job, string(run.State)).Inc()
+	s.metrics.counted(run, 1)
 }
 
 // start records that a claimed run's request begins (state running) once its jitter has

@@ -258,19 +258,22 @@ func (s *Subscription) Close() {
 // jobsCollector exports schedulerd_jobs{state} from the cache at scrape time.
 type jobsCollector struct{ c *Cache }
 
-var jobsDesc = prometheus.NewDesc("schedulerd_jobs", "Jobs in this replica's cache, by state (active, paused, invalid).", []string{"state"}, nil)
+var jobsDesc = prometheus.NewDesc("schedulerd_jobs", "Jobs in this replica's cache, by state (active, paused, completed: no slot after now, invalid).", []string{"state"}, nil)
 
 func (jc jobsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- jobsDesc }
 
 func (jc jobsCollector) Collect(ch chan<- prometheus.Metric) {
-	var active, paused, invalid float64
+	var active, paused, completed, invalid float64
+	now := jc.c.clock.Now()
 	jc.c.mu.RLock()
 	for _, j := range jc.c.jobs {
 		switch {
 		case j.Invalid != nil:
 			invalid++
-		case j.Spec.Paused:
+		case j.PausedAt(now):
 			paused++
+		case j.Next(now).IsZero():
+			completed++ // a one-shot past its time, or a job past its endAt
 		default:
 			active++
 		}
@@ -278,5 +281,6 @@ func (jc jobsCollector) Collect(ch chan<- prometheus.Metric) {
 	jc.c.mu.RUnlock()
 	ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, active, "active")
 	ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, paused, "paused")
+	ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, completed, "completed")
 	ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, invalid, "invalid")
 }

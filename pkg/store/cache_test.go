@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
 
@@ -135,4 +136,43 @@ func TestCacheRetriesStoreErrors(t *testing.T) {
 	etcdtest.WaitFor(t, 30*time.Second, "three retries", func() bool {
 		return promtest.Value(t, reg, "schedulerd_cache_watch_restarts_total", "reason", "error") >= 3
 	})
+}
+
+// schedulerd_jobs counts the cache's jobs by state at scrape time, on the cache's clock.
+func TestJobsByState(t *testing.T) {
+	c := etcdtest.Start(t).Client()
+	reg := prometheus.NewRegistry()
+	s := store.New(c, "/test/", reg)
+	clock := clockwork.NewFakeClockAt(t0)
+	cache := store.NewCache(s, zaptest.NewLogger(t), clock, reg)
+	ctx := context.Background()
+	put := func(name string, sp job.Spec) {
+		t.Helper()
+		if _, _, err := s.PutJob(ctx, name, sp, t0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("hourly", spec("@hourly"))
+	paused := spec("@hourly")
+	paused.Paused = true
+	put("paused", paused)
+	until := spec("@hourly")
+	until.Paused, until.Pause.Until = true, t0.Add(time.Hour)
+	put("paused-until", until)
+	put("once", spec("@at "+t0.Add(30*time.Minute).Format(time.RFC3339)))
+	runCache(t, cache)
+
+	want := func(active, paused, completed float64) {
+		t.Helper()
+		for state, n := range map[string]float64{"active": active, "paused": paused, "completed": completed, "invalid": 0} {
+			if got := promtest.Value(t, reg, "schedulerd_jobs", "state", state); got != n {
+				t.Errorf("at %s: schedulerd_jobs{state=%q} = %v, want %v", clock.Now().Format(time.TimeOnly), state, got, n)
+			}
+		}
+	}
+	want(2, 2, 0)
+	clock.Advance(45 * time.Minute) // the one-shot's time has passed
+	want(1, 2, 1)
+	clock.Advance(30 * time.Minute) // the timed pause is over
+	want(2, 1, 1)
 }

@@ -59,6 +59,7 @@ const CreateOnly int64 = -1
 // and, when the schedule changes, the schedule's anchor. A spec equal to the stored one writes
 // nothing. It reports whether the job was created.
 func (s *Store) PutJob(ctx context.Context, name string, spec job.Spec, now time.Time, ifVersion int64) (job.Job, bool, error) {
+	defer s.observe(opPutJob)()
 	spec = spec.Normalize().WithDefaults()
 	key := s.keys.Job(name)
 	for {
@@ -125,6 +126,7 @@ func (s *Store) PutJob(ctx context.Context, name string, spec job.Spec, now time
 
 // GetJob reads a job and its cursor (zero when nothing was claimed yet) in one round trip.
 func (s *Store) GetJob(ctx context.Context, name string) (job.Job, time.Time, error) {
+	defer s.observe(opGetJob)()
 	resp, err := s.client.Txn(ctx).Then(clientv3.OpGet(s.keys.Job(name)), clientv3.OpGet(s.keys.Cursor(name))).Commit()
 	if err != nil {
 		return job.Job{}, time.Time{}, s.fail(opGetJob, err)
@@ -142,6 +144,7 @@ func (s *Store) GetJob(ctx context.Context, name string) (job.Job, time.Time, er
 
 // ListJobs reads every job at one revision, sorted by name, and returns that revision.
 func (s *Store) ListJobs(ctx context.Context) ([]job.Job, int64, error) {
+	defer s.observe(opListJobs)()
 	var jobs []job.Job
 	rev, err := s.rangeAll(ctx, s.keys.Jobs(), 0, func(resp *clientv3.GetResponse) error {
 		for _, kv := range resp.Kvs {
@@ -158,6 +161,7 @@ func (s *Store) ListJobs(ctx context.Context) ([]job.Job, int64, error) {
 // DeleteJob deletes a job with its cursor, run history, pending triggers and idempotency keys,
 // in one transaction. ifVersion > 0 makes it conditional on the job's version.
 func (s *Store) DeleteJob(ctx context.Context, name string, ifVersion int64) error {
+	defer s.observe(opDeleteJob)()
 	key := s.keys.Job(name)
 	cmp := clientv3.Compare(clientv3.CreateRevision(key), ">", 0)
 	if ifVersion > 0 {

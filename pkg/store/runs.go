@@ -203,6 +203,7 @@ func (s *Store) ClaimTrigger(ctx context.Context, f Fence, jobVersion int64, run
 }
 
 func (s *Store) claim(ctx context.Context, f Fence, jobVersion int64, runs []Run, trig *Trigger) ([]Run, error) {
+	defer s.observe(opClaim)()
 	if len(runs) == 0 || len(runs) > MaxClaimBatch {
 		return nil, fmt.Errorf("store: claim of %d runs (want 1 to %d)", len(runs), MaxClaimBatch)
 	}
@@ -298,6 +299,7 @@ func (s *Store) claim(ctx context.Context, f Fence, jobVersion int64, runs []Run
 // record is unchanged since run was read or written (run.Revision): the claimer owns its run
 // until then, whoever leads now.
 func (s *Store) UpdateRun(ctx context.Context, run Run) (Run, error) {
+	defer s.observe(opUpdateRun)()
 	key := s.keys.Run(run.Job, run.ID)
 	val, err := json.Marshal(run)
 	if err != nil {
@@ -320,6 +322,7 @@ func (s *Store) UpdateRun(ctx context.Context, run Run) (Run, error) {
 
 // ListRuns returns up to limit runs of a job, newest scheduled time first.
 func (s *Store) ListRuns(ctx context.Context, jobName string, limit int) ([]Run, error) {
+	defer s.observe(opListRuns)()
 	resp, err := s.client.Get(ctx, s.keys.Runs(jobName), clientv3.WithPrefix(),
 		clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend), clientv3.WithLimit(int64(limit)))
 	if err != nil {
@@ -338,6 +341,7 @@ func (s *Store) ListRuns(ctx context.Context, jobName string, limit int) ([]Run,
 
 // GetRun reads one run record.
 func (s *Store) GetRun(ctx context.Context, jobName, id string) (Run, error) {
+	defer s.observe(opListRuns)()
 	resp, err := s.client.Get(ctx, s.keys.Run(jobName, id))
 	if err != nil {
 		return Run{}, s.fail(opListRuns, err)
@@ -350,6 +354,7 @@ func (s *Store) GetRun(ctx context.Context, jobName, id string) (Run, error) {
 
 // Cursors reads every job's cursor: the scheduled time of its last claimed or skipped run.
 func (s *Store) Cursors(ctx context.Context) (map[string]time.Time, error) {
+	defer s.observe(opCursors)()
 	out := make(map[string]time.Time)
 	prefix := s.keys.Cursors()
 	_, err := s.rangeAll(ctx, prefix, 0, func(resp *clientv3.GetResponse) error {
@@ -379,6 +384,7 @@ func IsExists(err error) ([]Run, bool) {
 
 // Cursor reads one job's cursor; zero when nothing was claimed or skipped yet.
 func (s *Store) Cursor(ctx context.Context, jobName string) (time.Time, error) {
+	defer s.observe(opCursors)()
 	resp, err := s.client.Get(ctx, s.keys.Cursor(jobName))
 	if err != nil {
 		return time.Time{}, s.fail(opCursors, err)
@@ -396,6 +402,7 @@ const MaxPruneBatch = 500
 // before olderThan, at most MaxPruneBatch of them, in one transaction fenced like a claim (a
 // deposed leader must not delete history). It returns how many it deleted.
 func (s *Store) PruneRuns(ctx context.Context, f Fence, jobName string, keep int, olderThan time.Time) (int, error) {
+	defer s.observe(opPruneRuns)()
 	prefix := s.keys.Runs(jobName)
 	count, err := s.client.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
 	if err != nil {
@@ -440,6 +447,7 @@ func (s *Store) PruneRuns(ctx context.Context, f Fence, jobName string, keep int
 // InFlight reads the records of every run without a result (claimed or running), across all
 // jobs.
 func (s *Store) InFlight(ctx context.Context) ([]Run, error) {
+	defer s.observe(opInFlight)()
 	var keys []string
 	prefix := s.keys.InFlight()
 	_, err := s.rangeAll(ctx, prefix, 0, func(resp *clientv3.GetResponse) error {
@@ -497,6 +505,7 @@ func (s *Store) TimeOut(ctx context.Context, f Fence, run Run, now time.Time) (R
 // rewriteRun replaces a run record under the fence and a CAS on its revision, dropping it from
 // the in-flight index when done.
 func (s *Store) rewriteRun(ctx context.Context, f Fence, run Run, done bool) (Run, error) {
+	defer s.observe(opInFlight)()
 	key := s.keys.Run(run.Job, run.ID)
 	val, err := json.Marshal(run)
 	if err != nil {
@@ -526,6 +535,7 @@ func (s *Store) rewriteRun(ctx context.Context, f Fence, run Run, done bool) (Ru
 
 // InFlightCount counts a job's runs without a result, whichever leader claimed them.
 func (s *Store) InFlightCount(ctx context.Context, jobName string) (int64, error) {
+	defer s.observe(opInFlight)()
 	resp, err := s.client.Get(ctx, s.keys.InFlightJob(jobName), clientv3.WithPrefix(), clientv3.WithCountOnly())
 	if err != nil {
 		return 0, s.fail(opInFlight, err)
@@ -535,6 +545,7 @@ func (s *Store) InFlightCount(ctx context.Context, jobName string) (int64, error
 
 // RunCounts counts a job's retained run records by state.
 func (s *Store) RunCounts(ctx context.Context, jobName string) (map[State]int, error) {
+	defer s.observe(opListRuns)()
 	counts := make(map[State]int)
 	_, err := s.rangeAll(ctx, s.keys.Runs(jobName), 0, func(resp *clientv3.GetResponse) error {
 		for _, kv := range resp.Kvs {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -29,9 +30,10 @@ const pageSize = 1000
 
 // Store reads and writes schedulerd's data in etcd. It is safe for concurrent use.
 type Store struct {
-	client *clientv3.Client
-	keys   Keys
-	errors *prometheus.CounterVec
+	client  *clientv3.Client
+	keys    Keys
+	errors  *prometheus.CounterVec
+	latency *prometheus.HistogramVec
 }
 
 // New returns a store for the keys under prefix. Its metrics are registered with reg (nil: not
@@ -44,9 +46,18 @@ func New(client *clientv3.Client, prefix string, reg prometheus.Registerer) *Sto
 			Name: "schedulerd_store_errors_total",
 			Help: "etcd operations of the store that failed, by operation.",
 		}, []string{"op"}),
+		latency: promauto.With(reg).NewHistogramVec(prometheus.HistogramOpts{
+			Name:                        "schedulerd_store_request_duration_seconds",
+			Help:                        "Time of the store's operations on etcd (all their round trips, failed ones too), by operation.",
+			Buckets:                     []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+			NativeHistogramBucketFactor: 1.1,
+		}, []string{"op"}),
 	}
 	for _, op := range []string{opPutJob, opGetJob, opListJobs, opDeleteJob, opClaim, opUpdateRun, opListRuns, opCursors, opWatch, opMembers, opPruneRuns, opInFlight, opTrigger} {
 		s.errors.WithLabelValues(op)
+	}
+	for _, op := range []string{opPutJob, opGetJob, opListJobs, opDeleteJob, opClaim, opUpdateRun, opListRuns, opCursors, opPruneRuns, opInFlight, opTrigger} {
+		s.latency.WithLabelValues(op)
 	}
 	return s
 }
@@ -73,6 +84,13 @@ func (s *Store) Keys() Keys { return s.keys }
 
 // Client is the etcd client the store uses.
 func (s *Store) Client() *clientv3.Client { return s.client }
+
+// observe times one operation: `defer s.observe(op)()` first thing in the method. It measures
+// the wall clock, whatever clock the caller's logic runs on: it is a metric, not a decision.
+func (s *Store) observe(op string) func() {
+	start := time.Now()
+	return func() { s.latency.WithLabelValues(op).Observe(time.Since(start).Seconds()) }
+}
 
 // fail counts an etcd error of op and wraps it.
 func (s *Store) fail(op string, err error) error {

@@ -47,6 +47,7 @@ func idempotencyHash(key string) string {
 // (no such job), ErrVersionMismatch (the job changed since it was read: read it and decide
 // again).
 func (s *Store) AddTrigger(ctx context.Context, t Trigger, jobVersion int64, idempotencyKey string) (string, bool, error) {
+	defer s.observe(opTrigger)()
 	val, err := json.Marshal(t)
 	if err != nil {
 		return "", false, fmt.Errorf("store: encode trigger %s: %w", t.Run, err)
@@ -85,6 +86,7 @@ func (s *Store) AddTrigger(ctx context.Context, t Trigger, jobVersion int64, ide
 
 // IdempotentRun returns the run an idempotency key of a job was given, if it was.
 func (s *Store) IdempotentRun(ctx context.Context, jobName, idempotencyKey string) (string, bool, error) {
+	defer s.observe(opTrigger)()
 	resp, err := s.client.Get(ctx, s.keys.IdempotencyOf(jobName)+idempotencyHash(idempotencyKey))
 	if err != nil {
 		return "", false, s.fail(opTrigger, err)
@@ -102,6 +104,7 @@ func (s *Store) IdempotentRun(ctx context.Context, jobName, idempotencyKey strin
 // GetRunOrTrigger reads a run's record, or, when it has none yet, its pending trigger (at
 // one revision, so a claim in between cannot hide both). ErrNotFound when neither exists.
 func (s *Store) GetRunOrTrigger(ctx context.Context, jobName, id string) (Run, *Trigger, error) {
+	defer s.observe(opListRuns)()
 	resp, err := s.client.Txn(ctx).Then(clientv3.OpGet(s.keys.Run(jobName, id)), clientv3.OpGet(s.keys.Trigger(jobName, id))).Commit()
 	if err != nil {
 		return Run{}, nil, s.fail(opListRuns, err)
@@ -123,6 +126,7 @@ func (s *Store) GetRunOrTrigger(ctx context.Context, jobName, id string) (Run, *
 
 // PendingTriggers reads every trigger not claimed yet, across all jobs.
 func (s *Store) PendingTriggers(ctx context.Context) ([]Trigger, error) {
+	defer s.observe(opTrigger)()
 	var out []Trigger
 	_, err := s.rangeAll(ctx, s.keys.Triggers(), 0, func(resp *clientv3.GetResponse) error {
 		for _, kv := range resp.Kvs {
@@ -150,6 +154,7 @@ func (s *Store) WatchTriggers(ctx context.Context) clientv3.WatchChan {
 // DeleteTrigger drops a pending trigger that cannot be claimed (its record does not decode
 // into a run of its job), fenced like a claim.
 func (s *Store) DeleteTrigger(ctx context.Context, f Fence, t Trigger) error {
+	defer s.observe(opTrigger)()
 	resp, err := s.client.Txn(ctx).If(fence.Guard(f.LeaderKey, f.Token)).Then(clientv3.OpDelete(s.keys.Trigger(t.Job, t.Run))).Commit()
 	if err != nil {
 		return s.fail(opTrigger, err)
@@ -163,6 +168,7 @@ func (s *Store) DeleteTrigger(ctx context.Context, f Fence, t Trigger) error {
 // PruneIdempotency deletes the idempotency keys created before olderThan, at most
 // MaxPruneBatch per call, fenced like a claim. It returns how many it deleted.
 func (s *Store) PruneIdempotency(ctx context.Context, f Fence, olderThan time.Time) (int, error) {
+	defer s.observe(opTrigger)()
 	var old []clientv3.Op
 	_, err := s.rangeAll(ctx, s.keys.Idempotency(), 0, func(resp *clientv3.GetResponse) error {
 		for _, kv := range resp.Kvs {
