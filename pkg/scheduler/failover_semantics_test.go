@@ -92,7 +92,7 @@ func TestFailoverMidRetry(t *testing.T) {
 			}
 
 			// A is done with the run (and holds a result it cannot record) once it counts it.
-			aDone := func() bool { return promtest.Value(t, a.reg, "schedulerd_runs_total", "job", "hourly") == 1 }
+			aDone := func() bool { return promtest.Value(t, a.reg, "schedulerd_runs_total", "job_name", "hourly") == 1 }
 			clock.Advance(backoff)
 			etcdtest.WaitFor(t, 20*time.Second, "a's retry", aDone)
 			// A second at a time, so that B looks at every reap and would take the run over
@@ -236,7 +236,7 @@ func TestFailoverMidForbidRun(t *testing.T) {
 		r := record(first)
 		return r.State == store.StateSucceeded && r.Replica == "b"
 	})
-	if n := promtest.Value(t, b.reg, "schedulerd_runs_skipped_total", "job", "slow", "reason", store.ReasonOverlap); int(n) != first-2 {
+	if n := promtest.Value(t, b.reg, "schedulerd_runs_skipped_total", "job_name", "slow", "reason", store.ReasonOverlap); int(n) != first-2 {
 		t.Errorf("b counted %v overlaps, want %d", n, first-2)
 	}
 }

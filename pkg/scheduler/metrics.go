@@ -16,6 +16,8 @@ const (
 	claimError      = "error"
 )
 
+// Per-job series carry the job's name as job_name, not job: Prometheus gives every scraped
+// series its own job label (the scrape job), which would shadow ours.
 type metrics struct {
 	runs     *prometheus.CounterVec // job, outcome, reason
 	skipped  *prometheus.CounterVec // job, reason
@@ -33,19 +35,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		runs: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "schedulerd_runs_total",
 			Help: "Runs that reached an outcome on this replica, by job, outcome (succeeded, failed, skipped, cancelled, unknown: its leader died before recording a result) and reason (skipped: missed, catchup-limit, overlap, paused; failed: timeout; else empty).",
-		}, []string{"job", "outcome", "reason"}),
+		}, []string{"job_name", "outcome", "reason"}),
 		failing: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "schedulerd_job_consecutive_failures",
 			Help: "Runs of the job that failed in a row, as this replica saw them finish (reset by a success; starts at 0 on each replica).",
-		}, []string{"job"}),
+		}, []string{"job_name"}),
 		refusals: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "schedulerd_fence_rejections_total",
 			Help: "Dispatches a target guarded by package fence refused, by job and kind (stale-token: a newer leader reached it first; duplicate-run: it had the run already).",
-		}, []string{"job", "kind"}),
+		}, []string{"job_name", "kind"}),
 		skipped: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "schedulerd_runs_skipped_total",
 			Help: "Runs recorded as skipped instead of dispatched, by job and reason (missed: later than the misfire grace; catchup-limit; overlap; paused).",
-		}, []string{"job", "reason"}),
+		}, []string{"job_name", "reason"}),
 		claims: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "schedulerd_claims_total",
 			Help: "Fenced claim transactions by result (ok, fenced: not leader, exists: already recorded, job_changed, error: etcd failed or ambiguous).",
@@ -108,6 +110,6 @@ func (m *metrics) counted(run store.Run, n int) {
 // deleteJob drops a deleted job's series.
 func (m *metrics) deleteJob(name string) {
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{m.runs, m.skipped, m.failing, m.refusals} {
-		v.DeletePartialMatch(prometheus.Labels{"job": name})
+		v.DeletePartialMatch(prometheus.Labels{"job_name": name})
 	}
 }

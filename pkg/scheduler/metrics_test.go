@@ -41,7 +41,7 @@ func TestRunMetrics(t *testing.T) {
 	value := func(name string, labels ...string) float64 { return promtest.Value(t, a.reg, name, labels...) }
 
 	// Pre-created: every outcome of a job exists at zero before its first run.
-	if n := len(promtest.Series(t, a.reg, "schedulerd_runs_total", "job", "flaky")); n != 9 {
+	if n := len(promtest.Series(t, a.reg, "schedulerd_runs_total", "job_name", "flaky")); n != 9 {
 		t.Errorf("%d runs_total series for a new job, want 9 (outcome × reason)", n)
 	}
 	failuresAfter := func(i int) float64 {
@@ -50,9 +50,9 @@ func TestRunMetrics(t *testing.T) {
 		clock.Advance(time.Second)
 		waitRun(t, a.store, "flaky", slot("flaky", i), "recorded", finished)
 		etcdtest.WaitFor(t, 20*time.Second, "the run counted", func() bool {
-			return value("schedulerd_runs_total", "job", "flaky") == float64(i)
+			return value("schedulerd_runs_total", "job_name", "flaky") == float64(i)
 		})
-		return value("schedulerd_job_consecutive_failures", "job", "flaky")
+		return value("schedulerd_job_consecutive_failures", "job_name", "flaky")
 	}
 	if n := failuresAfter(1); n != 1 {
 		t.Errorf("after one failure: %v in a row", n)
@@ -63,11 +63,11 @@ func TestRunMetrics(t *testing.T) {
 	if n := failuresAfter(3); n != 0 {
 		t.Errorf("after a success: %v in a row, want 0", n)
 	}
-	if n := value("schedulerd_runs_total", "job", "flaky", "outcome", "failed", "reason", ""); n != 2 {
+	if n := value("schedulerd_runs_total", "job_name", "flaky", "outcome", "failed", "reason", ""); n != 2 {
 		t.Errorf("runs_total{failed} = %v, want 2", n)
 	}
 	etcdtest.WaitFor(t, 20*time.Second, "the fenced target's refusals counted", func() bool {
-		return value("schedulerd_fence_rejections_total", "job", "fenced", "kind", "stale-token") >= 1
+		return value("schedulerd_fence_rejections_total", "job_name", "fenced", "kind", "stale-token") >= 1
 	})
 	if n := value("schedulerd_store_request_duration_seconds", "op", "claim"); n < 3 {
 		t.Errorf("%v claims timed, want at least 3", n)

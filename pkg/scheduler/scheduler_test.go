@@ -349,7 +349,7 @@ func TestMisfireAndCatchUp(t *testing.T) {
 				if got[reason] != n {
 					t.Errorf("skipped %v, want %v", got, tc.skipped)
 				}
-				if m := promtest.Value(t, a.reg, "schedulerd_runs_skipped_total", "job", "tick", "reason", reason); int(m) != n {
+				if m := promtest.Value(t, a.reg, "schedulerd_runs_skipped_total", "job_name", "tick", "reason", reason); int(m) != n {
 					t.Errorf("schedulerd_runs_skipped_total{reason=%q} = %v, want %d", reason, m, n)
 				}
 			}
@@ -393,7 +393,7 @@ func TestJobChangesReplan(t *testing.T) {
 	etcdtest.WaitFor(t, 10*time.Second, "cache to see the deletion", func() bool { _, ok := a.cache.Get("tick"); return !ok })
 	clock.Advance(time.Minute)
 	etcdtest.WaitFor(t, 10*time.Second, "per-job metrics to be dropped", func() bool {
-		return promtest.Value(t, a.reg, "schedulerd_runs_total", "job", "tick") == 0
+		return promtest.Value(t, a.reg, "schedulerd_runs_total", "job_name", "tick") == 0
 	})
 	if n := len(tg.received()); n != 3 {
 		t.Errorf("a deleted job was dispatched: %d runs", n)
@@ -465,7 +465,7 @@ func TestRunOfADeadLeaderBecomesUnknown(t *testing.T) {
 		t.Errorf("marked unknown %s after its claim (want at least timeout 10s + margin 30s), error %q: %v",
 			r.Finished.Sub(r.Claimed), r.Error, err)
 	}
-	if n := promtest.Value(t, a.reg, "schedulerd_runs_total", "job", "hourly", "outcome", "unknown"); n != 1 {
+	if n := promtest.Value(t, a.reg, "schedulerd_runs_total", "job_name", "hourly", "outcome", "unknown"); n != 1 {
 		t.Errorf("runs_total{outcome=unknown} = %v", n)
 	}
 	if inflight, err := a.store.InFlight(context.Background()); err != nil || len(inflight) != 0 {
@@ -528,7 +528,7 @@ func TestForbidSkipsOverlappingRuns(t *testing.T) {
 	if got := <-arrived; got != slot("slow", 4) {
 		t.Errorf("after the slow run finished, got %s, want slot 4", got)
 	}
-	if n := promtest.Value(t, a.reg, "schedulerd_runs_skipped_total", "job", "slow", "reason", "overlap"); n != 2 {
+	if n := promtest.Value(t, a.reg, "schedulerd_runs_skipped_total", "job_name", "slow", "reason", "overlap"); n != 2 {
 		t.Errorf("skipped{overlap} = %v, want 2", n)
 	}
 }
@@ -842,7 +842,7 @@ func TestPauseUntilResumes(t *testing.T) {
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("records during the pause %v, want %v", got, tc.want)
 			}
-			if n := promtest.Value(t, a.reg, "schedulerd_runs_skipped_total", "job", "p", "reason", "paused"); n != float64(len(tc.want)) {
+			if n := promtest.Value(t, a.reg, "schedulerd_runs_skipped_total", "job_name", "p", "reason", "paused"); n != float64(len(tc.want)) {
 				t.Errorf("skipped{paused} = %v, want %d", n, len(tc.want))
 			}
 		})

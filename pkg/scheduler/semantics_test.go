@@ -164,7 +164,7 @@ func TestMaxConcurrent(t *testing.T) {
 	if r := waitRun(t, a.store, "two", slot("two", 3), "recorded", finished); r.State != store.StateSkipped || r.Reason != store.ReasonOverlap {
 		t.Errorf("third run with two in flight: %s/%s, want skipped/overlap", r.State, r.Reason)
 	}
-	if n := promtest.Value(t, a.reg, "schedulerd_runs_skipped_total", "job", "two", "reason", "overlap"); n != 1 {
+	if n := promtest.Value(t, a.reg, "schedulerd_runs_skipped_total", "job_name", "two", "reason", "overlap"); n != 1 {
 		t.Errorf("skipped{overlap} = %v, want 1", n)
 	}
 }
@@ -266,7 +266,7 @@ func TestCallbackCompletion(t *testing.T) {
 		b, err := a.store.GetRun(context.Background(), "beats", bd.RunID)
 		return err == nil && b.State == store.StateFailed && b.Reason == store.ReasonTimeout
 	})
-	if n := promtest.Value(t, a.reg, "schedulerd_runs_total", "job", "silent", "outcome", "failed"); n != 1 {
+	if n := promtest.Value(t, a.reg, "schedulerd_runs_total", "job_name", "silent", "outcome", "failed"); n != 1 {
 		t.Errorf("runs_total{silent,failed} = %v", n)
 	}
 }
@@ -396,7 +396,7 @@ func TestCancelAbortsTheDispatch(t *testing.T) {
 	}
 	// The target still holds the request: only the leader's abort ends the dispatch.
 	etcdtest.WaitFor(t, 20*time.Second, "the dispatch to end as cancelled", func() bool {
-		return promtest.Value(t, a.reg, "schedulerd_runs_total", "job", "slow", "outcome", "cancelled") == 1
+		return promtest.Value(t, a.reg, "schedulerd_runs_total", "job_name", "slow", "outcome", "cancelled") == 1
 	})
 	r, err := a.store.GetRun(context.Background(), "slow", id)
 	if err != nil {
