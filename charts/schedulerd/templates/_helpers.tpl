@@ -56,8 +56,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: scheduler
 {{- end }}
 
+{{/* Label values are at most 63 characters: the name is cut to leave room for its suffix. */}}
 {{- define "schedulerd.etcd.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "schedulerd.name" . }}-etcd
+app.kubernetes.io/name: {{ include "schedulerd.name" . | trunc 58 | trimSuffix "-" }}-etcd
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
@@ -69,7 +70,7 @@ app.kubernetes.io/component: etcd
 
 {{/* The helm test pod: not matched by the Deployment's selector, so its ReplicaSet never adopts it. */}}
 {{- define "schedulerd.test.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "schedulerd.name" . }}-test
+app.kubernetes.io/name: {{ include "schedulerd.name" . | trunc 58 | trimSuffix "-" }}-test
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
