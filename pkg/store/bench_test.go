@@ -93,3 +93,20 @@ func benchClaim(b *testing.B, claimers int, fenced bool) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "claims/s")
 }
+
+// BenchmarkClaimOps is the client-side part of a claim: building the compares and puts and
+// encoding the run record, without the round trip (BenchmarkClaim has both).
+func BenchmarkClaimOps(b *testing.B) {
+	s := New(nil, "/bench/", nil)
+	f := Fence{LeaderKey: "/bench/election/leader", Token: 42}
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	run := Run{ID: RunID("nightly-export", at), Job: "nightly-export", Scheduled: at, State: StateRunning, Token: 42,
+		Term: "replica-1/4f1c2a9e", Replica: "replica-1", JobVersion: 7, Claimed: at, Started: at}
+	runs := []Run{run}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := s.claimOps(f, 7, runs, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -207,36 +207,11 @@ func (s *Store) claim(ctx context.Context, f Fence, jobVersion int64, runs []Run
 	if len(runs) == 0 || len(runs) > MaxClaimBatch {
 		return nil, fmt.Errorf("store: claim of %d runs (want 1 to %d)", len(runs), MaxClaimBatch)
 	}
-	name := runs[0].Job
-	jobKey := s.keys.Job(name)
-	cmps := []clientv3.Cmp{fence.Guard(f.LeaderKey, f.Token), clientv3.Compare(clientv3.ModRevision(jobKey), "=", jobVersion)}
-	puts := make([]clientv3.Op, 0, len(runs)+2)
-	for _, r := range runs {
-		if r.Job != name {
-			return nil, fmt.Errorf("store: claim mixes jobs %q and %q", name, r.Job)
-		}
-		key := s.keys.Run(name, r.ID)
-		val, err := json.Marshal(r)
-		if err != nil {
-			return nil, fmt.Errorf("store: encode run %s: %w", r.ID, err)
-		}
-		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(key), "=", 0))
-		puts = append(puts, clientv3.OpPut(key, string(val)))
-		if r.State.InFlight() {
-			puts = append(puts, clientv3.OpPut(s.keys.InFlightRun(name, r.ID), ""))
-		}
+	name, jobKey := runs[0].Job, s.keys.Job(runs[0].Job)
+	cmps, puts, err := s.claimOps(f, jobVersion, runs, trig)
+	if err != nil {
+		return nil, err
 	}
-	var trigKey string
-	if trig != nil {
-		trigKey = s.keys.Trigger(name, trig.Run)
-		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(trigKey), "=", trig.Revision))
-		puts = append(puts, clientv3.OpDelete(trigKey))
-	} else {
-		last := runs[len(runs)-1]
-		cur, _ := json.Marshal(cursor{Scheduled: last.Scheduled.UTC(), Run: last.ID})
-		puts = append(puts, clientv3.OpPut(s.keys.Cursor(name), string(cur)))
-	}
-
 	resp, err := s.client.Txn(ctx).If(cmps...).Then(puts...).Commit()
 	if err != nil {
 		return nil, s.fail(opClaim, err)
@@ -260,7 +235,7 @@ func (s *Store) claim(ctx context.Context, f Fence, jobVersion int64, runs []Run
 		gets = append(gets, clientv3.OpGet(s.keys.Run(name, r.ID)))
 	}
 	if trig != nil {
-		gets = append(gets, clientv3.OpGet(trigKey, clientv3.WithKeysOnly()))
+		gets = append(gets, clientv3.OpGet(s.keys.Trigger(name, trig.Run), clientv3.WithKeysOnly()))
 	}
 	resp, err = s.client.Txn(ctx).Then(gets...).Commit()
 	if err != nil {
@@ -292,6 +267,41 @@ func (s *Store) claim(ctx context.Context, f Fence, jobVersion int64, runs []Run
 	}
 	// Every compare we can see holds, so one changed between our compare and our reads.
 	return nil, fmt.Errorf("%w: job %q changed during the claim", ErrJobChanged, name)
+}
+
+// claimOps builds a claim's transaction: the fence, the job's version, each run's absence (and
+// the trigger's revision), then the run records, their in-flight index entries, and the cursor
+// (or the trigger's deletion). Kept apart from the round trip so its cost can be measured.
+func (s *Store) claimOps(f Fence, jobVersion int64, runs []Run, trig *Trigger) ([]clientv3.Cmp, []clientv3.Op, error) {
+	name := runs[0].Job
+	jobKey := s.keys.Job(name)
+	cmps := []clientv3.Cmp{fence.Guard(f.LeaderKey, f.Token), clientv3.Compare(clientv3.ModRevision(jobKey), "=", jobVersion)}
+	puts := make([]clientv3.Op, 0, len(runs)+2)
+	for _, r := range runs {
+		if r.Job != name {
+			return nil, nil, fmt.Errorf("store: claim mixes jobs %q and %q", name, r.Job)
+		}
+		key := s.keys.Run(name, r.ID)
+		val, err := json.Marshal(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("store: encode run %s: %w", r.ID, err)
+		}
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(key), "=", 0))
+		puts = append(puts, clientv3.OpPut(key, string(val)))
+		if r.State.InFlight() {
+			puts = append(puts, clientv3.OpPut(s.keys.InFlightRun(name, r.ID), ""))
+		}
+	}
+	if trig != nil {
+		trigKey := s.keys.Trigger(name, trig.Run)
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(trigKey), "=", trig.Revision))
+		puts = append(puts, clientv3.OpDelete(trigKey))
+	} else {
+		last := runs[len(runs)-1]
+		cur, _ := json.Marshal(cursor{Scheduled: last.Scheduled.UTC(), Run: last.ID})
+		puts = append(puts, clientv3.OpPut(s.keys.Cursor(name), string(cur)))
+	}
+	return cmps, puts, nil
 }
 
 // UpdateRun writes a run's record: its start, its acceptance by a callback target, or its
