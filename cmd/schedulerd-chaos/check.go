@@ -13,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/schedulerd/schedulerd/internal/localcluster"
 	"github.com/schedulerd/schedulerd/internal/serve"
 	"github.com/schedulerd/schedulerd/pkg/history"
 )
@@ -58,7 +59,7 @@ Slots are checked from --from (default: one second before the first request) to 
 			defer client.Close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
-			in, err := readStore(ctx, client, prefix)
+			in, err := localcluster.ReadStore(ctx, client, prefix)
 			if err != nil {
 				return err
 			}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/schedulerd/schedulerd/internal/localcluster"
 	"github.com/schedulerd/schedulerd/internal/serve"
 	_ "time/tzdata"
 )
@@ -43,11 +44,7 @@ func newRootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return serve.UsageError{Err: err} })
 	o.flags(root.Flags())
 
-	// The harness re-executes itself as these two; they are not for people.
-	member := etcdMemberCommand()
-	member.Hidden = true
-	srv := serve.Command()
-	srv.Hidden = true
-	root.AddCommand(newCheckCommand(), newTargetCommand(), member, srv)
+	root.AddCommand(newCheckCommand(), newTargetCommand())
+	root.AddCommand(localcluster.ChildCommands()...) // what it re-executes itself as
 	return root
 }

@@ -19,9 +19,9 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/schedulerd/schedulerd/internal/localcluster"
 	"github.com/schedulerd/schedulerd/internal/netproxy"
 	"github.com/schedulerd/schedulerd/pkg/history"
-	"github.com/schedulerd/schedulerd/pkg/store"
 )
 
 const prefix = "/chaos/"
@@ -33,7 +33,7 @@ type harness struct {
 	rng     *rand.Rand
 	workdir string
 
-	members  []*member
+	members  []*localcluster.Member
 	replicas []*replica
 	client   *clientv3.Client
 
@@ -110,7 +110,7 @@ func (h *harness) runAll(ctx context.Context) (history.Report, error) {
 	}
 
 	// A few seconds of calm first, so every fault has dispatches before it to compare with.
-	if err := sleep(ctx, 3*time.Second); err != nil {
+	if err := localcluster.Sleep(ctx, 3*time.Second); err != nil {
 		return history.Report{}, err
 	}
 	deadline := time.Now().Add(h.o.duration)
@@ -128,18 +128,18 @@ func (h *harness) runAll(ctx context.Context) (history.Report, error) {
 		if err := h.recover(ctx); err != nil {
 			return history.Report{}, fmt.Errorf("recovering from %s: %w", kind, err)
 		}
-		if err := sleep(ctx, time.Second+time.Duration(h.rng.Int64N(int64(2*time.Second)))); err != nil {
+		if err := localcluster.Sleep(ctx, time.Second+time.Duration(h.rng.Int64N(int64(2*time.Second)))); err != nil {
 			return history.Report{}, err
 		}
 	}
 
 	// Let the last fault settle, close the window, and give its last runs time to land.
 	h.say("faults done (%d); settling", len(h.faults))
-	if err := sleep(ctx, h.o.sessionTTL+3*time.Second); err != nil {
+	if err := localcluster.Sleep(ctx, h.o.sessionTTL+3*time.Second); err != nil {
 		return history.Report{}, err
 	}
 	to := time.Now().UTC().Add(-time.Second)
-	if err := sleep(ctx, 3*time.Second); err != nil {
+	if err := localcluster.Sleep(ctx, 3*time.Second); err != nil {
 		return history.Report{}, err
 	}
 	h.stopReplicas()
@@ -150,20 +150,9 @@ func (h *harness) runAll(ctx context.Context) (history.Report, error) {
 	in.From, in.To, in.Faults = from, to, h.faults
 	report := history.Check(in)
 	for _, r := range h.replicas {
-		report.ClaimsFenced += r.countLog("fenced: another replica leads now")
+		report.ClaimsFenced += r.CountLog("fenced: another replica leads now")
 	}
 	return report, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // startTarget serves the recording target (targetHandler) on loopback.
@@ -186,28 +175,17 @@ func (h *harness) startTarget() error {
 }
 
 func (h *harness) startEtcd(ctx context.Context) error {
-	ports, err := freePorts(6)
+	members, err := localcluster.NewEtcdMembers(h.workdir, 3)
 	if err != nil {
 		return err
 	}
-	var initial []string
-	for i := range 3 {
-		initial = append(initial, fmt.Sprintf("m%d=http://127.0.0.1:%d", i+1, ports[3+i]))
-	}
 	var endpoints []string
-	for i := range 3 {
-		name := fmt.Sprintf("m%d", i+1)
-		clientURL := fmt.Sprintf("http://127.0.0.1:%d", ports[i])
-		m := &member{clientURL: clientURL, proc: newProc(h.workdir, "etcd-"+name, []string{"etcd-member",
-			"--name", name, "--dir", filepath.Join(h.workdir, name),
-			"--client-url", clientURL, "--peer-url", fmt.Sprintf("http://127.0.0.1:%d", ports[3+i]),
-			"--initial-cluster", strings.Join(initial, ","),
-		})}
-		if err := m.start(); err != nil {
+	for _, m := range members {
+		if err := m.Start(); err != nil {
 			return err
 		}
 		h.members = append(h.members, m)
-		endpoints = append(endpoints, clientURL)
+		endpoints = append(endpoints, m.ClientURL)
 	}
 	client, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
@@ -215,14 +193,14 @@ func (h *harness) startEtcd(ctx context.Context) error {
 	}
 	h.client = client
 	h.say("etcd: 3 members at %s", strings.Join(endpoints, ", "))
-	return h.until(ctx, time.Minute, "etcd cluster serving", func(ctx context.Context) bool {
+	return localcluster.Until(ctx, time.Minute, "etcd cluster serving", func(ctx context.Context) bool {
 		_, err := h.client.Get(ctx, "health")
 		return err == nil
 	})
 }
 
 func (h *harness) startReplicas(ctx context.Context) error {
-	ports, err := freePorts(h.o.replicas)
+	ports, err := localcluster.FreePorts(h.o.replicas)
 	if err != nil {
 		return err
 	}
@@ -231,17 +209,17 @@ func (h *harness) startReplicas(ctx context.Context) error {
 		r := &replica{id: id, api: fmt.Sprintf("http://127.0.0.1:%d", ports[i])}
 		var endpoints []string
 		for _, m := range h.members {
-			p, err := netproxy.New(strings.TrimPrefix(m.clientURL, "http://"))
+			p, err := netproxy.New(strings.TrimPrefix(m.ClientURL, "http://"))
 			if err != nil {
 				return err
 			}
 			r.proxies = append(r.proxies, p)
 			endpoints = append(endpoints, p.URL())
 		}
-		r.proc = newProc(h.workdir, id, []string{"serve", "--etcd-endpoints", strings.Join(endpoints, ","),
+		r.Proc = localcluster.NewProc(h.workdir, id, []string{"serve", "--etcd-endpoints", strings.Join(endpoints, ","),
 			"--listen", strings.TrimPrefix(r.api, "http://"), "--prefix", prefix, "--replica-id", id,
 			"--session-ttl", h.o.sessionTTL.String(), "--log-format", "json"})
-		if err := r.start(); err != nil {
+		if err := r.Start(); err != nil {
 			return err
 		}
 		h.replicas = append(h.replicas, r)
@@ -256,34 +234,7 @@ func (h *harness) startReplicas(ctx context.Context) error {
 }
 
 func (h *harness) awaitReady(ctx context.Context, r *replica) error {
-	return h.until(ctx, time.Minute, r.id+" ready", func(ctx context.Context) bool {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, r.api+"/readyz", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-}
-
-// until polls cond every 100 ms until it holds or timeout passes.
-func (h *harness) until(ctx context.Context, timeout time.Duration, what string, cond func(context.Context) bool) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		ok := cond(cctx)
-		cancel()
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: not after %s", what, timeout)
-		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
-			return err
-		}
-	}
+	return localcluster.AwaitReady(ctx, http.DefaultClient, r.id, r.api)
 }
 
 func (h *harness) createJobs(ctx context.Context) error {
@@ -330,16 +281,8 @@ func (h *harness) createJobs(ctx context.Context) error {
 
 // leader reads who leads from etcd: the oldest election key.
 func (h *harness) leader(ctx context.Context) (*replica, error) {
-	resp, err := h.client.Get(ctx, prefix+"election/", clientv3.WithPrefix(),
-		clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend), clientv3.WithLimit(1))
-	if err != nil {
-		return nil, err
-	}
-	if len(resp.Kvs) == 0 {
-		return nil, nil
-	}
-	l, err := decodeLeader(resp.Kvs[0].Value)
-	if err != nil {
+	l, ok, err := localcluster.Leader(ctx, h.client, prefix+"election/")
+	if err != nil || !ok {
 		return nil, err
 	}
 	for _, r := range h.replicas {
@@ -353,7 +296,7 @@ func (h *harness) leader(ctx context.Context) (*replica, error) {
 // waitLeader waits for a leader other than not (any when not is "").
 func (h *harness) waitLeader(ctx context.Context, not string, timeout time.Duration) (*replica, error) {
 	var l *replica
-	err := h.until(ctx, timeout, "a leader", func(ctx context.Context) bool {
+	err := localcluster.Until(ctx, timeout, "a leader", func(ctx context.Context) bool {
 		var err error
 		l, err = h.leader(ctx)
 		return err == nil && l != nil && l.id != not
@@ -377,44 +320,44 @@ func (h *harness) inject(ctx context.Context, kind string) error {
 		switch kind {
 		case faultKillLeader:
 			h.fault(kind, l.id)
-			l.kill()
+			l.Kill()
 			if _, err := h.waitLeader(ctx, l.id, time.Minute); err != nil {
 				return err
 			}
-			return l.start()
+			return l.Start()
 		case faultTermLeader:
 			h.fault(kind, l.id)
-			if err := l.signal(syscall.SIGTERM); err != nil {
+			if err := l.Signal(syscall.SIGTERM); err != nil {
 				return err
 			}
-			if err := l.wait(10 * time.Second); err != nil {
+			if err := l.Wait(10 * time.Second); err != nil {
 				return err
 			}
 			if _, err := h.waitLeader(ctx, l.id, time.Minute); err != nil {
 				return err
 			}
-			return l.start()
+			return l.Start()
 		case faultStopLeader:
 			// Freeze it just after a second boundary, while it is claiming and sending that
 			// second's runs: a run claimed but not yet sent becomes a late request from a
 			// deposed leader when it wakes, which the target's fence must refuse.
-			if err := sleep(ctx, time.Until(time.Now().Truncate(time.Second).Add(time.Second+time.Duration(h.rng.IntN(8))*time.Millisecond))); err != nil {
+			if err := localcluster.Sleep(ctx, time.Until(time.Now().Truncate(time.Second).Add(time.Second+time.Duration(h.rng.IntN(8))*time.Millisecond))); err != nil {
 				return err
 			}
 			h.fault(kind, l.id)
-			if err := l.signal(syscall.SIGSTOP); err != nil {
+			if err := l.Signal(syscall.SIGSTOP); err != nil {
 				return err
 			}
 			// Longer than the TTL by 1–3 s, so it wakes at any point of a second: sometimes
 			// just before the next slot, racing its successor for it.
-			if err := sleep(ctx, ttl+time.Second+time.Duration(h.rng.Int64N(int64(2*time.Second)))); err != nil {
+			if err := localcluster.Sleep(ctx, ttl+time.Second+time.Duration(h.rng.Int64N(int64(2*time.Second)))); err != nil {
 				return err
 			}
-			return l.signal(syscall.SIGCONT)
+			return l.Signal(syscall.SIGCONT)
 		case faultPartitionLeader:
 			h.fault(kind, l.id)
 			l.cut()
-			if err := sleep(ctx, ttl+2*time.Second); err != nil {
+			if err := localcluster.Sleep(ctx, ttl+2*time.Second); err != nil {
 				return err
 			}
 			l.heal()
@@ -428,53 +371,51 @@ func (h *harness) inject(ctx context.Context, kind string) error {
 			}
 			f := followers[h.rng.IntN(len(followers))]
 			h.fault(kind, f.id)
-			f.kill()
-			if err := sleep(ctx, time.Second); err != nil {
+			f.Kill()
+			if err := localcluster.Sleep(ctx, time.Second); err != nil {
 				return err
 			}
-			return f.start()
+			return f.Start()
 		}
 	case faultRevokeLeader:
 		// The leader runs on, unaware, until its next keepalive answer; meanwhile the next
 		// leader starts. Only the claim guard stops the old one from claiming in between.
-		resp, err := h.client.Get(ctx, prefix+"election/", clientv3.WithPrefix(),
-			clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend), clientv3.WithLimit(1))
+		l, ok, err := localcluster.Leader(ctx, h.client, prefix+"election/")
 		if err != nil {
 			return err
 		}
-		if len(resp.Kvs) == 0 {
+		if !ok {
 			return errors.New("no leader to revoke")
 		}
-		l, _ := decodeLeader(resp.Kvs[0].Value)
 		// Just before a second boundary, so the old leader has slots to claim in its blind spot.
-		if err := sleep(ctx, time.Until(time.Now().Truncate(time.Second).Add(time.Second-time.Duration(20+h.rng.IntN(200))*time.Millisecond))); err != nil {
+		if err := localcluster.Sleep(ctx, time.Until(time.Now().Truncate(time.Second).Add(time.Second-time.Duration(20+h.rng.IntN(200))*time.Millisecond))); err != nil {
 			return err
 		}
 		h.fault(kind, l.ID)
-		_, err = h.client.Revoke(ctx, clientv3.LeaseID(resp.Kvs[0].Lease))
+		_, err = h.client.Revoke(ctx, l.Lease)
 		return err
 	case faultEtcdMember:
 		m := h.members[h.rng.IntN(len(h.members))]
-		h.fault(kind, m.name)
-		m.kill()
-		if err := sleep(ctx, 2*time.Second+time.Duration(h.rng.Int64N(int64(2*time.Second)))); err != nil {
+		h.fault(kind, m.Name)
+		m.Kill()
+		if err := localcluster.Sleep(ctx, 2*time.Second+time.Duration(h.rng.Int64N(int64(2*time.Second)))); err != nil {
 			return err
 		}
-		return m.start()
+		return m.Start()
 	case faultEtcdAllDown:
 		outage := h.o.outageMin + time.Duration(h.rng.Int64N(int64(h.o.outageMax-h.o.outageMin)+1))
 		h.fault(kind, outage.Round(time.Second).String())
 		var wg sync.WaitGroup
 		for _, m := range h.members {
 			wg.Add(1)
-			go func() { defer wg.Done(); m.kill() }()
+			go func() { defer wg.Done(); m.Kill() }()
 		}
 		wg.Wait()
-		if err := sleep(ctx, outage); err != nil {
+		if err := localcluster.Sleep(ctx, outage); err != nil {
 			return err
 		}
 		for _, m := range h.members {
-			if err := m.start(); err != nil {
+			if err := m.Start(); err != nil {
 				return err
 			}
 		}
@@ -484,11 +425,11 @@ func (h *harness) inject(ctx context.Context, kind string) error {
 		var wg sync.WaitGroup
 		for _, r := range h.replicas {
 			wg.Add(1)
-			go func() { defer wg.Done(); r.kill() }()
+			go func() { defer wg.Done(); r.Kill() }()
 		}
 		wg.Wait()
 		for _, r := range h.replicas {
-			if err := r.start(); err != nil {
+			if err := r.Start(); err != nil {
 				return err
 			}
 		}
@@ -502,21 +443,21 @@ func (h *harness) inject(ctx context.Context, kind string) error {
 func (h *harness) recover(ctx context.Context) error {
 	since := time.Now()
 	for _, m := range h.members {
-		if !m.running() {
-			if err := m.start(); err != nil {
+		if !m.Running() {
+			if err := m.Start(); err != nil {
 				return err
 			}
 		}
 	}
 	for _, r := range h.replicas {
 		r.heal()
-		if !r.running() {
-			if err := r.start(); err != nil {
+		if !r.Running() {
+			if err := r.Start(); err != nil {
 				return err
 			}
 		}
 	}
-	if err := h.until(ctx, 2*time.Minute, "etcd serving", func(ctx context.Context) bool {
+	if err := localcluster.Until(ctx, 2*time.Minute, "etcd serving", func(ctx context.Context) bool {
 		_, err := h.client.Get(ctx, "health")
 		return err == nil
 	}); err != nil {
@@ -530,7 +471,7 @@ func (h *harness) recover(ctx context.Context) error {
 	if _, err := h.waitLeader(ctx, "", time.Minute); err != nil {
 		return err
 	}
-	return h.until(ctx, time.Minute, "dispatches again", func(context.Context) bool {
+	return localcluster.Until(ctx, time.Minute, "dispatches again", func(context.Context) bool {
 		return h.recorder.LatestScheduled().After(since)
 	})
 }
@@ -538,20 +479,20 @@ func (h *harness) recover(ctx context.Context) error {
 // stopReplicas stops every replica the way Kubernetes does: SIGTERM, then SIGKILL.
 func (h *harness) stopReplicas() {
 	for _, r := range h.replicas {
-		if r.running() {
-			_ = r.signal(syscall.SIGTERM)
+		if r.Running() {
+			_ = r.Signal(syscall.SIGTERM)
 		}
 	}
 	for _, r := range h.replicas {
-		if r.wait(10*time.Second) != nil {
-			r.kill()
+		if r.Wait(10*time.Second) != nil {
+			r.Kill()
 		}
 	}
 }
 
 // readHistory reads the jobs and every run record from etcd, and the target's log.
 func (h *harness) readHistory(ctx context.Context) (history.Input, error) {
-	in, err := readStore(ctx, h.client, prefix)
+	in, err := localcluster.ReadStore(ctx, h.client, prefix)
 	if err != nil {
 		return in, err
 	}
@@ -567,35 +508,16 @@ func (h *harness) readHistory(ctx context.Context) (history.Input, error) {
 	return in, err
 }
 
-// readStore reads every job and run record under prefix.
-func readStore(ctx context.Context, client *clientv3.Client, prefix string) (history.Input, error) {
-	var in history.Input
-	st := store.New(client, prefix, nil)
-	jobs, _, err := st.ListJobs(ctx)
-	if err != nil {
-		return in, err
-	}
-	in.Jobs = jobs
-	for _, j := range jobs {
-		runs, err := st.ListRuns(ctx, j.Name, 0)
-		if err != nil {
-			return in, err
-		}
-		in.Runs = append(in.Runs, runs...)
-	}
-	return in, nil
-}
-
 // teardown stops everything that still runs and removes the work directory unless kept.
 func (h *harness) teardown() {
 	for _, r := range h.replicas {
-		r.kill()
+		r.Kill()
 		for _, p := range r.proxies {
 			p.Close()
 		}
 	}
 	for _, m := range h.members {
-		m.kill()
+		m.Kill()
 	}
 	if h.client != nil {
 		h.client.Close()

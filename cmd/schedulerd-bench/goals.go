@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"time"
+)
+
+// goal is one target of the benchmark issue next to what this run measured.
+type goal struct {
+	Goal     string `json:"goal"`
+	Target   string `json:"target"`
+	Measured string `json:"measured"`
+	Met      bool   `json:"met"`
+}
+
+// goals judges what was measured against the issue's targets; a goal whose scenario did not
+// run is left out.
+func (r *report) goals() []goal {
+	var out []goal
+	add := func(name, target, measured string, met bool) {
+		out = append(out, goal{Goal: name, Target: target, Measured: measured, Met: met})
+	}
+	if c := r.Scenarios.Ceiling; c != nil {
+		cr := c.Results
+		m := fmt.Sprintf("%.2f× (%.1f of %.0f/s at %d jobs)", cr.SustainedRatio, cr.SustainedDispatchesPerSec, cr.BaselineTxnsPerSec, cr.SustainedJobs)
+		if !cr.Broke {
+			m += "; the ramp ended (--jobs) before the ceiling"
+		}
+		add("sustained dispatches/s vs raw 16-concurrent txn/s", "≥ 1.0×", m, cr.SustainedRatio >= 1.0)
+		if s, ok := sustainedStep(cr); ok {
+			add("etcd writes per dispatched run (raft proposals)", "≤ 2",
+				fmt.Sprintf("%.2f proposals (%.2f puts, %.2f deletes) at %d jobs", s.ProposalsPerRun, s.PutsPerRun, s.DeletesPerRun, s.Jobs),
+				s.ProposalsPerRun > 0 && s.ProposalsPerRun <= 2)
+		}
+	}
+	if l := r.Scenarios.Lateness; l != nil {
+		if n := len(l.Results.Spread); n > 0 {
+			s := l.Results.Spread[n-1] // the largest
+			add(fmt.Sprintf("spread lateness p99 (%d jobs; goal at 10k)", s.Jobs), "≤ 10 ms",
+				fmt.Sprintf("%.1f ms (%d/%d delivered)", s.Lateness.P99, s.Delivered, s.SlotsOwed),
+				s.Delivered == s.SlotsOwed && s.Lateness.P99 <= 10)
+		}
+		for _, a := range l.Results.Aligned {
+			worst, all := 0.0, true
+			for _, in := range a.Instants {
+				worst = max(worst, in.AllDispatchedMs)
+				all = all && in.Delivered == a.Jobs
+			}
+			m := fmt.Sprintf("%.0f ms (worst of %d instants)", worst, len(a.Instants))
+			if !all {
+				m = "not all dispatched"
+			}
+			add(fmt.Sprintf("aligned: all %d dispatched (goal at 10k)", a.Jobs), "≤ 2 s", m, all && worst <= 2000)
+		}
+	}
+	if f := r.Scenarios.Failover; f != nil {
+		for _, s := range f.Results.Summaries {
+			ttl, _ := time.ParseDuration(s.TTL)
+			switch s.Signal {
+			case signalTerm:
+				add(fmt.Sprintf("SIGTERM failover p99 (TTL %s)", s.TTL), "≤ 300 ms",
+					fmt.Sprintf("%.0f ms (max %.0f, %d trials)", s.Failover.P99, s.Failover.Max, s.Failover.Count), s.Failover.P99 <= 300)
+			case signalKill:
+				limit := ttl + time.Second
+				add(fmt.Sprintf("SIGKILL failover max (TTL %s)", s.TTL), fmt.Sprintf("≤ TTL + 1 s = %s", limit),
+					fmt.Sprintf("%.0f ms (p99 %.0f, %d trials)", s.Failover.Max, s.Failover.P99, s.Failover.Count), s.Failover.Max <= ms(limit))
+			}
+		}
+		dups := 0
+		for _, h := range f.Results.Checks {
+			dups += h.Duplicates + h.StaleClaims + h.SilentLosses
+		}
+		add("failover: duplicates, stale claims, silent losses", "0", fmt.Sprint(dups), dups == 0)
+	}
+	if f := r.Scenarios.Footprint; f != nil {
+		fr := f.Results
+		perJob := max(fr.PerJob.LeaderRSS, fr.PerJob.FollowerRSS)
+		add(fmt.Sprintf("memory per job (RSS, %d jobs)", f.Parameters.Jobs), "≤ 2 KiB",
+			fmt.Sprintf("%.0f B (leader %.0f, follower %.0f; heap %.0f / %.0f; spec %d B)", perJob, fr.PerJob.LeaderRSS, fr.PerJob.FollowerRSS,
+				fr.PerJob.LeaderHeap, fr.PerJob.FollowerHeap, fr.SpecBytes), perJob <= 2048)
+		if bw := fr.BusyWrites; bw.Runs > 0 {
+			add(fmt.Sprintf("etcd writes per dispatched run (raft proposals; %.0f s, %d jobs @every 1s, pruning included)", f.Parameters.BusyWindowSeconds, f.Parameters.BusyJobs+1),
+				"≤ 2", fmt.Sprintf("%.2f proposals (%.2f puts, %.2f deletes)", bw.ProposalsPerRun, bw.PutsPerRun, bw.DeletesPerRun),
+				bw.ProposalsPerRun > 0 && bw.ProposalsPerRun <= 2)
+		}
+		add(fmt.Sprintf("new leader ready after SIGTERM (%d jobs; goal at 100k)", fr.Takeover.Jobs), "≤ 1 s",
+			fmt.Sprintf("%.0f ms (first dispatch %.0f ms)", fr.Takeover.ReadyMs, fr.Takeover.FirstDispatchMs), fr.Takeover.ReadyMs <= 1000)
+	}
+	return out
+}
+
+// sustainedStep is the largest ramp step that kept up.
+func sustainedStep(c ceilingResults) (ceilingStep, bool) {
+	for i := len(c.Steps) - 1; i >= 0; i-- {
+		if c.Steps[i].Jobs == c.SustainedJobs {
+			return c.Steps[i], true
+		}
+	}
+	return ceilingStep{}, false
+}
