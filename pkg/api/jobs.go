@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/schedulerd/schedulerd/pkg/job"
 	"github.com/schedulerd/schedulerd/pkg/problem"
@@ -351,7 +350,8 @@ func parseJobQuery(r *http.Request) (jobQuery, *problem.Details) {
 }
 
 // listJobs answers a page of jobs in name order. The cursor is the page's last name, so a
-// job created or deleted between two pages does not shift the others.
+// job created or deleted between two pages does not shift the others; a page reads about a
+// page of etcd keys, not the whole list.
 func (a *API) listJobs(w http.ResponseWriter, r *http.Request) {
 	q, p := parseJobQuery(r)
 	if p != nil {
@@ -360,13 +360,12 @@ func (a *API) listJobs(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.StoreTimeout)
 	defer cancel()
-	// Two independent range reads: run them side by side.
-	var jobs []job.Job
+	jobs, more, err := a.cfg.Store.ListJobsPage(ctx, q.prefix, q.after, q.limit, q.matches)
 	var cursors map[string]time.Time
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) { jobs, _, err = a.cfg.Store.ListJobs(gctx); return err })
-	g.Go(func() (err error) { cursors, err = a.cfg.Store.Cursors(gctx); return err })
-	if err := g.Wait(); err != nil {
+	if err == nil && len(jobs) > 0 {
+		cursors, err = a.cfg.Store.CursorsBetween(ctx, jobs[0].Name, jobs[len(jobs)-1].Name)
+	}
+	if err != nil {
 		a.storeFailed(w, r, err)
 		return
 	}
@@ -374,17 +373,13 @@ func (a *API) listJobs(w http.ResponseWriter, r *http.Request) {
 		Jobs []JobView `json:"jobs"`
 		// Next is the cursor of the next page; absent on the last.
 		Next string `json:"next,omitempty"`
-	}{Jobs: []JobView{}}
+	}{Jobs: make([]JobView, 0, len(jobs))}
 	now := a.cfg.Clock.Now()
-	for _, j := range jobs { // in name order: etcd ranges are sorted by key
-		if !q.matches(j) {
-			continue
-		}
-		if len(out.Jobs) == q.limit {
-			out.Next = base64.RawURLEncoding.EncodeToString([]byte(out.Jobs[len(out.Jobs)-1].Name))
-			break
-		}
+	for _, j := range jobs {
 		out.Jobs = append(out.Jobs, view(j, cursors[j.Name], now))
+	}
+	if more {
+		out.Next = base64.RawURLEncoding.EncodeToString([]byte(jobs[len(jobs)-1].Name))
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -79,6 +79,17 @@ func TestListSelectsAndPages(t *testing.T) {
 		t.Errorf("second page %v, next %q; want the last two and no next", got, second.Next)
 	}
 
+	// A page that holds exactly the rest has no next.
+	if exact := list("?q=pay-&limit=2"); !slices.Equal(names(exact), []string{"pay-daily", "pay-hourly"}) || exact.Next != "" {
+		t.Errorf("exact page %v, next %q; want both pay- jobs and no next", names(exact), exact.Next)
+	}
+	// Label selection reads past non-matching jobs to fill a page.
+	if sel := list("?label=tier=1&limit=1"); !slices.Equal(names(sel), []string{"pay-daily"}) || sel.Next == "" {
+		t.Errorf("selected page %v, next %q", names(sel), sel.Next)
+	} else if rest := list("?label=tier=1&limit=1&cursor=" + sel.Next); !slices.Equal(names(rest), []string{"search-index"}) || rest.Next != "" {
+		t.Errorf("second selected page %v, next %q", names(rest), rest.Next)
+	}
+
 	for _, q := range []string{"?limit=0", "?limit=1001", "?limit=x", "?cursor=!!!", "?cursor=bm90IGEgbmFtZSE", "?label=bad%20key=x", "?label=k=bad%20value", "?q=" + strings.Repeat("a", 64)} {
 		r := e.do(t, "GET", "/v1/jobs"+q, "", "")
 		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "invalid-parameter") {

@@ -158,6 +158,36 @@ func (s *Store) ListJobs(ctx context.Context) ([]job.Job, int64, error) {
 	return jobs, rev, nil
 }
 
+// ListJobsPage reads, in name order, the jobs whose names start with prefix and sort after
+// `after` (none when empty), keeping those keep accepts (all when nil), up to limit; more
+// reports whether another kept job follows. It reads only as far as the page needs, so a
+// page of a large list costs about a page of etcd keys, not the list.
+func (s *Store) ListJobsPage(ctx context.Context, prefix, after string, limit int, keep func(job.Job) bool) (jobs []job.Job, more bool, err error) {
+	defer s.observe(opListJobs)()
+	start, end := s.keys.Job(prefix), clientv3.GetPrefixRangeEnd(s.keys.Job(prefix))
+	if from := s.keys.Job(after) + "\x00"; after != "" && from > start {
+		start = from
+	}
+	_, err = s.rangeKeys(ctx, start, end, 0, func(resp *clientv3.GetResponse) error {
+		for _, kv := range resp.Kvs {
+			j := s.decodeJob(kv)
+			if keep != nil && !keep(j) {
+				continue
+			}
+			if len(jobs) == limit {
+				more = true
+				return errStopRange
+			}
+			jobs = append(jobs, j)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, s.fail(opListJobs, err)
+	}
+	return jobs, more, nil
+}
+
 // DeleteJob deletes a job with its cursor, run history, pending triggers and idempotency keys,
 // in one transaction. ifVersion > 0 makes it conditional on the job's version.
 func (s *Store) DeleteJob(ctx context.Context, name string, ifVersion int64) error {

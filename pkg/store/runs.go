@@ -383,6 +383,28 @@ func (s *Store) Cursors(ctx context.Context) (map[string]time.Time, error) {
 	return out, nil
 }
 
+// CursorsBetween reads the cursors of the jobs named first to last (in name order), in one
+// range read: the cursors of one page of jobs.
+func (s *Store) CursorsBetween(ctx context.Context, first, last string) (map[string]time.Time, error) {
+	defer s.observe(opCursors)()
+	out := make(map[string]time.Time)
+	prefix := s.keys.Cursors()
+	_, err := s.rangeKeys(ctx, s.keys.Cursor(first), s.keys.Cursor(last)+"\x00", 0, func(resp *clientv3.GetResponse) error {
+		for _, kv := range resp.Kvs {
+			t, err := decodeCursor(kv.Value)
+			if err != nil {
+				return fmt.Errorf("cursor %s does not decode: %w", kv.Key, err)
+			}
+			out[string(kv.Key[len(prefix):])] = t
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.fail(opCursors, err)
+	}
+	return out, nil
+}
+
 // IsExists returns the existing records when err is an *ExistsError.
 func IsExists(err error) ([]Run, bool) {
 	var e *ExistsError

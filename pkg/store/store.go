@@ -101,8 +101,16 @@ func (s *Store) fail(op string, err error) error {
 // rangeAll reads every key under prefix at one revision, page by page, calling fn for each
 // page. It returns the revision read (the current one when rev is 0).
 func (s *Store) rangeAll(ctx context.Context, prefix string, rev int64, fn func(*clientv3.GetResponse) error) (int64, error) {
-	end := clientv3.GetPrefixRangeEnd(prefix)
-	key := prefix
+	return s.rangeKeys(ctx, prefix, clientv3.GetPrefixRangeEnd(prefix), rev, fn)
+}
+
+// errStopRange, returned by a rangeKeys callback, ends the range early without an error.
+var errStopRange = errors.New("store: stop range")
+
+// rangeKeys reads the keys in [start, end) at one revision, page by page, calling fn for each
+// page until fn returns errStopRange or the keys run out. It returns the revision read.
+func (s *Store) rangeKeys(ctx context.Context, start, end string, rev int64, fn func(*clientv3.GetResponse) error) (int64, error) {
+	key := start
 	for {
 		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(pageSize), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend)}
 		if rev > 0 {
@@ -115,7 +123,9 @@ func (s *Store) rangeAll(ctx context.Context, prefix string, rev int64, fn func(
 		if rev == 0 {
 			rev = resp.Header.Revision
 		}
-		if err := fn(resp); err != nil {
+		if err := fn(resp); errors.Is(err, errStopRange) {
+			return rev, nil
+		} else if err != nil {
 			return 0, err
 		}
 		if !resp.More || len(resp.Kvs) == 0 {
