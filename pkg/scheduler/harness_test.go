@@ -92,9 +92,10 @@ type replicaOpts struct {
 	ttl      time.Duration
 	client   *clientv3.Client
 	executor scheduler.Executor
+	quiet    bool // no logs: a benchmark's logging would be what it measures
 }
 
-func startReplica(t *testing.T, e *etcdtest.Etcd, id string, clock clockwork.Clock, o replicaOpts) *replica {
+func startReplica(t testing.TB, e *etcdtest.Etcd, id string, clock clockwork.Clock, o replicaOpts) *replica {
 	t.Helper()
 	if o.ttl == 0 {
 		o.ttl = 2 * time.Second
@@ -103,6 +104,9 @@ func startReplica(t *testing.T, e *etcdtest.Etcd, id string, clock clockwork.Clo
 		o.client = e.Client()
 	}
 	log := zaptest.NewLogger(t).With(zap.String("replica", id))
+	if o.quiet {
+		log = zap.NewNop()
+	}
 	r := &replica{id: id, clock: clock, reg: prometheus.NewRegistry(), done: make(chan struct{})}
 	r.store = store.New(o.client, prefix, r.reg)
 	r.cache = store.NewCache(r.store, log, clockwork.NewRealClock(), r.reg)
@@ -178,7 +182,7 @@ func (r *replica) alive() bool {
 
 // currentTerm waits for the replica's Lead to have been called (IsLeader turns true a moment
 // before) and returns its latest term.
-func (r *replica) currentTerm(t *testing.T) election.Term {
+func (r *replica) currentTerm(t testing.TB) election.Term {
 	t.Helper()
 	var term election.Term
 	etcdtest.WaitFor(t, 20*time.Second, r.id+"'s term", func() bool {
@@ -203,7 +207,7 @@ func (r *replica) token() fence.Token {
 	return r.terms[len(r.terms)-1].Token
 }
 
-func leaderOf(t *testing.T, rs ...*replica) *replica {
+func leaderOf(t testing.TB, rs ...*replica) *replica {
 	t.Helper()
 	var l *replica
 	etcdtest.WaitFor(t, 30*time.Second, "a leader", func() bool {
@@ -222,7 +226,7 @@ func httpSpec(url, schedule string) job.Spec {
 	return job.Spec{Schedule: schedule, Target: job.Target{HTTP: &job.HTTPTarget{URL: url}}}
 }
 
-func putJob(t *testing.T, s *store.Store, name string, sp job.Spec, now time.Time) job.Job {
+func putJob(t testing.TB, s *store.Store, name string, sp job.Spec, now time.Time) job.Job {
 	t.Helper()
 	if err := sp.Validate(); err != nil {
 		t.Fatal(err)
