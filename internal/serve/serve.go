@@ -76,6 +76,7 @@ type serveOptions struct {
 	sessionTTL         time.Duration
 	replicaID          string
 	drainTimeout       time.Duration
+	claimAhead         time.Duration
 	logLevel           string
 	logFormat          string
 	authTokensFile     string
@@ -125,6 +126,7 @@ SIGINT or SIGTERM: resign leadership at once, drain in-flight runs, exit 0.`,
 	f.DurationVar(&o.sessionTTL, "session-ttl", 10*time.Second, "leader session TTL, whole seconds: a crashed leader is replaced within about this long")
 	f.StringVar(&o.replicaID, "replica-id", "", "name of this replica (default: <hostname>-<pid>)")
 	f.DurationVar(&o.drainTimeout, "drain-timeout", time.Second, "on shutdown, how long in-flight runs may finish before they are cancelled")
+	f.DurationVar(&o.claimAhead, "claim-ahead", 100*time.Millisecond, "how long before its slot the leader claims a run in etcd, so the request leaves on time (0: at the slot; at most 5s)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "json", "json or console")
 	f.StringVar(&o.authTokensFile, "auth-tokens-file", "", "bearer tokens the API accepts, one `<sha256 of token> <viewer|operator|admin> <name>` per line; empty: no authentication (loopback only, unless --insecure-no-auth)")
@@ -214,6 +216,9 @@ func (o *serveOptions) validate() error {
 	}
 	if o.drainTimeout < 0 {
 		bad("--drain-timeout must not be negative")
+	}
+	if o.claimAhead < 0 || o.claimAhead > 5*time.Second {
+		bad("--claim-ahead: %s must be between 0 and 5s", o.claimAhead)
 	}
 	if strings.ContainsAny(o.replicaID, "/\n") {
 		bad("--replica-id: %q must not contain '/' or newlines", o.replicaID)
@@ -324,7 +329,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 		return err
 	}
 	sched, err := scheduler.New(scheduler.Config{
-		Store: st, Cache: cache, ReplicaID: o.replicaID, CallbackURL: advertise, DrainTimeout: o.drainTimeout, Logger: log, Registerer: reg,
+		Store: st, Cache: cache, ReplicaID: o.replicaID, CallbackURL: advertise, DrainTimeout: o.drainTimeout, ClaimAhead: o.claimAhead, Logger: log, Registerer: reg,
 		Executor: scheduler.NewHTTPExecutor(scheduler.WithTargets(policy)),
 	})
 	if err != nil {

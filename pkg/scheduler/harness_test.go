@@ -93,6 +93,7 @@ type replicaOpts struct {
 	client   *clientv3.Client
 	executor scheduler.Executor
 	quiet    bool // no logs: a benchmark's logging would be what it measures
+	ahead    time.Duration
 }
 
 func startReplica(t testing.TB, e *etcdtest.Etcd, id string, clock clockwork.Clock, o replicaOpts) *replica {
@@ -113,7 +114,7 @@ func startReplica(t testing.TB, e *etcdtest.Etcd, id string, clock clockwork.Clo
 	var err error
 	r.sched, err = scheduler.New(scheduler.Config{
 		Store: r.store, Cache: r.cache, ReplicaID: id, CallbackURL: "http://127.0.0.1:8080", Clock: clock, Executor: o.executor,
-		StoreTimeout: time.Second, Logger: log, Registerer: r.reg,
+		StoreTimeout: time.Second, ClaimAhead: o.ahead, Logger: log, Registerer: r.reg,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -5,16 +5,17 @@ import (
 	"time"
 )
 
-// plan is the next slot of one job.
+// plan is the next slot of one job, and when to claim it: at the slot, or a little ahead.
 type plan struct {
 	name    string
 	next    time.Time
-	at      int64 // next in Unix nanoseconds: the heap compares it 17 times per move at 100k jobs
-	version int64 // job version the slot was computed from
+	due     time.Time // when to claim next
+	at      int64     // due in Unix nanoseconds: the heap compares it 17 times per move at 100k jobs
+	version int64     // job version the slot was computed from
 	index   int
 }
 
-// plans is a min-heap of plans by next slot, with an index by name. One goroutine owns it.
+// plans is a min-heap of plans by claim time, with an index by name. One goroutine owns it.
 type plans struct {
 	h      planHeap
 	byName map[string]*plan
@@ -22,14 +23,14 @@ type plans struct {
 
 func newPlans() *plans { return &plans{byName: make(map[string]*plan)} }
 
-// set inserts or moves the plan of name.
-func (p *plans) set(name string, next time.Time, version int64) {
+// set inserts or moves the plan of name: slot next, to be claimed at due.
+func (p *plans) set(name string, next, due time.Time, version int64) {
 	if pl, ok := p.byName[name]; ok {
-		pl.next, pl.at, pl.version = next, next.UnixNano(), version
+		pl.next, pl.due, pl.at, pl.version = next, due, due.UnixNano(), version
 		heap.Fix(&p.h, pl.index)
 		return
 	}
-	pl := &plan{name: name, next: next, at: next.UnixNano(), version: version}
+	pl := &plan{name: name, next: next, due: due, at: due.UnixNano(), version: version}
 	p.byName[name] = pl
 	heap.Push(&p.h, pl)
 }
@@ -46,7 +47,7 @@ func (p *plans) get(name string) (*plan, bool) {
 	return pl, ok
 }
 
-// peek returns the plan due first, or nil.
+// peek returns the plan to claim first, or nil.
 func (p *plans) peek() *plan {
 	if len(p.h) == 0 {
 		return nil

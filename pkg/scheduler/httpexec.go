@@ -52,7 +52,9 @@ func NewHTTPExecutor(opts ...HTTPOption) *HTTPExecutor {
 		o(e)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 16
+	// Many jobs often call one host at the same instant (cron slots align): a pool that keeps
+	// a burst's connections spares the next burst a TCP (and TLS) handshake per run.
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1024, 256
 	// As http.DefaultTransport dials, with the link-local check on each address dialled.
 	tr.DialContext = e.targets.DialContext(&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second})
 	e.client = &http.Client{

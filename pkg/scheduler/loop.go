@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -31,6 +32,7 @@ type loop struct {
 	sub     *store.Subscription
 	// recorded counts run records written per job since its history was last pruned.
 	recorded map[string]int
+	pruner   *pruner
 	// nextReap is when in-flight runs of earlier terms are looked at next.
 	nextReap time.Time
 	// triggers reports changes of pending manual triggers (nil after the watch failed, until
@@ -70,6 +72,13 @@ var errTermEnded = errors.New("term ended")
 func (l *loop) run() error {
 	l.sub = l.s.cfg.Cache.Subscribe()
 	defer l.sub.Close()
+	var pruning sync.WaitGroup
+	defer pruning.Wait()
+	ctx, stop := context.WithCancel(l.term)
+	defer stop()
+	defer l.s.ahead.Wait() // runs claimed ahead leave before the term is handed over
+	l.pruner = newPruner(l)
+	pruning.Go(func() { l.pruner.run(ctx) })
 	if err := l.establish(); err != nil {
 		return nil // the term ended while establishing
 	}
@@ -94,8 +103,8 @@ func (l *loop) run() error {
 			}
 		}
 		if wait == 0 {
-			if p := l.plans.peek(); p != nil && !p.next.After(now) {
-				err := l.fire(p, now)
+			if p := l.plans.peek(); p != nil && !p.due.After(now) {
+				err := l.fireDue(now)
 				switch {
 				case err == nil:
 					continue
@@ -121,8 +130,8 @@ func (l *loop) sleep(d time.Duration) bool {
 	var timer <-chan time.Time
 	if d == 0 {
 		wake := l.nextReap
-		if p := l.plans.peek(); p != nil && p.next.Before(wake) {
-			wake = p.next
+		if p := l.plans.peek(); p != nil && p.due.Before(wake) {
+			wake = p.due
 		}
 		t := l.s.clock.NewTimer(wake.Sub(l.s.clock.Now()))
 		defer t.Stop()
@@ -210,20 +219,84 @@ func (l *loop) replan(j job.Job) {
 		l.plans.remove(j.Name)
 		return
 	}
-	l.plans.set(j.Name, next, j.Version)
+	due := next
+	if l.claimsAhead(j) {
+		due = next.Add(-l.s.cfg.ClaimAhead)
+	}
+	l.plans.set(j.Name, next, due, j.Version)
 }
 
-// fire handles the due slot of p: claims and dispatches it, or records it (and the missed
-// slots after it) as skipped when it is later than the job's misfire grace.
-func (l *loop) fire(p *plan, now time.Time) error {
+// claimsAhead reports whether the job's slots are claimed ClaimAhead before they come, so that
+// the claim's round trip to etcd is over by the slot and the request leaves on time. Not the
+// jobs whose concurrency policy bounds the runs in flight: whether such a run may go depends on
+// the runs still in flight at its slot, not before.
+func (l *loop) claimsAhead(j job.Job) bool {
+	return l.s.cfg.ClaimAhead > 0 && j.Spec.Concurrency != job.ConcurrencyForbid && j.Spec.MaxConcurrent == 0
+}
+
+// roundJobs bounds the jobs one round of fireDue claims: enough to fill ClaimPipeline
+// transactions a few times over, few enough that the first of them is not kept waiting long
+// for the last.
+const roundJobs = 512
+
+// fireDue claims the due slots of up to roundJobs jobs, oldest first, in one ClaimMany, and
+// acts on each outcome: dispatches or counts the runs and plans each job's next slot. A job
+// stays out of the plans while its claim is out; each outcome puts it back (or, for a job
+// that changed, the cache will). It returns the first error: ErrFenced, or a store fault to
+// back off from (the jobs it hit are planned again at the same slot).
+func (l *loop) fireDue(now time.Time) error {
+	var (
+		jobs   []job.Job
+		claims []store.JobClaim
+		err    error
+	)
+	for len(claims) < roundJobs {
+		p := l.plans.peek()
+		if p == nil || p.due.After(now) {
+			break
+		}
+		j, runs, perr := l.prepare(p, now)
+		if perr != nil {
+			err = perr
+			break
+		}
+		if runs == nil {
+			continue // prepare moved or dropped the plan
+		}
+		l.plans.remove(j.Name)
+		jobs = append(jobs, j)
+		claims = append(claims, store.JobClaim{JobVersion: j.Version, Runs: runs})
+	}
+	if len(claims) == 0 {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(l.term, l.s.cfg.StoreTimeout)
+	results := l.s.cfg.Store.ClaimMany(ctx, l.fence, claims)
+	cancel()
+	for i, r := range results {
+		cerr := l.claimed(jobs[i], claims[i].Runs, r.Runs, r.Err)
+		if errors.Is(cerr, fence.ErrFenced) {
+			return cerr
+		}
+		if err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// prepare works out what to claim for the due slot of p: the run to dispatch, or the runs to
+// record as skipped (the slot and the missed ones after it, when later than the job's misfire
+// grace; the slots of a pause). No runs means nothing to claim: the plan was updated instead.
+func (l *loop) prepare(p *plan, now time.Time) (job.Job, []store.Run, error) {
 	j, ok := l.s.cfg.Cache.Get(p.name)
 	if !ok {
 		l.plans.remove(p.name)
-		return nil
+		return j, nil, nil
 	}
 	if j.Version != p.version {
 		l.replan(j) // the cache moved on since the plan was made
-		return nil
+		return j, nil, nil
 	}
 	grace := j.Spec.Misfire.Grace.D()
 	if j.Spec.Misfire.CatchUp == job.CatchUpNone {
@@ -235,13 +308,13 @@ func (l *loop) fire(p *plan, now time.Time) error {
 	var runs []store.Run
 	if next, paused := j.NextSlot(l.cursors[j.Name]); !next.Equal(p.next) {
 		l.replan(j)
-		return nil
+		return j, nil, nil
 	} else if paused {
 		// Slots of a pause are recorded, never dispatched, however late: a batch of them.
 		for slot := next; paused && !slot.IsZero() && !slot.After(now) && len(runs) < store.MaxClaimBatch; slot, paused = j.NextSlot(slot) {
 			runs = append(runs, run(slot, store.ReasonPaused))
 		}
-		return l.claim(j, runs)
+		return j, runs, nil
 	}
 	// Slots later than the grace are missed, whatever the catch-up policy: record a batch.
 	slot := p.next
@@ -249,7 +322,7 @@ func (l *loop) fire(p *plan, now time.Time) error {
 		runs = append(runs, run(slot, store.ReasonMissed))
 	}
 	if len(runs) > 0 {
-		return l.claim(j, runs)
+		return j, runs, nil
 	}
 	// The slots due within the grace, oldest first: usually just one. Looking a batch past
 	// the bound is enough to skip a full batch of the excess.
@@ -257,14 +330,18 @@ func (l *loop) fire(p *plan, now time.Time) error {
 	if j.Spec.Misfire.CatchUp == job.CatchUpAll {
 		limit = j.Spec.Misfire.MaxCatchUp
 	}
+	horizon := now // a slot is due to claim from this instant on
+	if l.claimsAhead(j) {
+		horizon = now.Add(l.s.cfg.ClaimAhead)
+	}
 	var due []time.Time
-	for ; !slot.IsZero() && !slot.After(now) && len(due) < limit+store.MaxClaimBatch; slot = j.Next(slot) {
+	for ; !slot.IsZero() && !slot.After(horizon) && len(due) < limit+store.MaxClaimBatch; slot = j.Next(slot) {
 		due = append(due, slot)
 	}
 	switch {
 	case len(due) == 0:
 		l.replan(j)
-		return nil
+		return j, nil, nil
 	case len(due) == 1:
 		runs = []store.Run{run(due[0], "")} // dispatch: each its own claim
 	case len(due) > limit: // more than the policy dispatches: skip the oldest
@@ -281,13 +358,13 @@ func (l *loop) fire(p *plan, now time.Time) error {
 	if len(runs) == 1 && runs[0].State.InFlight() {
 		overlap, err := l.overlaps(j)
 		if err != nil {
-			return err
+			return j, nil, err
 		}
 		if overlap {
 			runs[0] = run(runs[0].Scheduled, store.ReasonOverlap)
 		}
 	}
-	return l.claim(j, runs)
+	return j, runs, nil
 }
 
 // newRun is the record of a run to claim: to dispatch (reason empty) or skipped for reason.
@@ -302,6 +379,10 @@ func (l *loop) newRun(j job.Job, id string, scheduled time.Time, reason string, 
 	case j.Spec.JitterFor(id) > 0:
 		// Claimed now, sent after the jitter: it shows running once its request starts.
 		r.State, r.Jitter = store.StateClaimed, job.Duration(j.Spec.JitterFor(id))
+	case scheduled.After(now):
+		// Claimed ahead of its slot, sent at the slot: claimed until its result is recorded
+		// (one write less than showing it running).
+		r.State = store.StateClaimed
 	default:
 		r.Started = now // sent right after the claim
 	}
@@ -333,39 +414,40 @@ func (l *loop) overlaps(j job.Job) (bool, error) {
 	return n >= int64(bound), nil
 }
 
-// claim records runs (one to dispatch, or a batch of skipped ones) and acts on the outcome.
-func (l *loop) claim(j job.Job, runs []store.Run) error {
+// claimOne claims runs of one job on their own (one to dispatch, or a batch of skipped
+// ones) and acts on the outcome.
+func (l *loop) claimOne(j job.Job, runs []store.Run) error {
 	ctx, cancel := context.WithTimeout(l.term, l.s.cfg.StoreTimeout)
 	claimed, err := l.s.cfg.Store.Claim(ctx, l.fence, j.Version, runs)
 	cancel()
-	existing, exists := store.IsExists(err)
+	return l.claimed(j, runs, claimed, err)
+}
+
+// claimed acts on the outcome of claiming runs of j (claimed and err as Store.Claim returned
+// them): dispatches the run or counts the skipped ones, moves the job's cursor and plans its
+// next slot. Store faults are returned (the job is planned again at the same slot), and
+// ErrFenced.
+func (l *loop) claimed(j job.Job, runs, claimed []store.Run, err error) error {
+	if _, exists := store.IsExists(err); exists && len(runs) > 1 {
+		// Part of a batch is recorded already: settle the first slot alone, then go on.
+		return l.claimOne(j, runs[:1])
+	}
+	claimed, existing, err := l.settle(claimed, err)
 	switch {
-	case err == nil:
-		l.s.metrics.claims.WithLabelValues(claimOK).Inc()
 	case errors.Is(err, fence.ErrFenced):
-		l.s.metrics.claims.WithLabelValues(claimFenced).Inc()
 		return err
 	case errors.Is(err, store.ErrJobChanged):
-		l.s.metrics.claims.WithLabelValues(claimJobChanged).Inc()
 		l.plans.remove(j.Name) // the cache will deliver the new version (or the deletion)
 		return nil
-	case exists && len(runs) > 1:
-		// Part of a batch is recorded already: settle the first slot alone, then go on.
-		return l.claim(j, runs[:1])
-	case exists:
-		l.s.metrics.claims.WithLabelValues(claimExists).Inc()
-		if e := existing[0]; e.Term == l.termID && e.State.InFlight() {
-			claimed = existing // our own claim, committed by an attempt that seemed to fail
-		} else {
-			l.log.Info("run already recorded; not dispatching", zap.String("job", e.Job), zap.String("run", e.ID),
-				zap.String("state", string(e.State)), zap.String("claimedBy", e.Term))
-			l.advance(j, e.Scheduled)
-			return nil
-		}
-	default:
-		l.s.metrics.claims.WithLabelValues(claimError).Inc()
+	case err != nil:
 		l.tracker.Failed(err, zap.String("job", j.Name))
+		l.replan(j)
 		return err
+	case existing != nil:
+		l.log.Info("run already recorded; not dispatching", zap.String("job", existing.Job), zap.String("run", existing.ID),
+			zap.String("state", string(existing.State)), zap.String("claimedBy", existing.Term))
+		l.advance(j, existing.Scheduled)
+		return nil
 	}
 	l.tracker.Succeeded()
 	l.bo.Reset()
@@ -376,18 +458,41 @@ func (l *loop) claim(j job.Job, runs []store.Run) error {
 		l.skipped(j, claimed)
 	}
 	l.advance(j, last.Scheduled)
-	return l.prune(j, len(claimed))
+	l.prune(j, len(claimed))
+	return nil
 }
 
-// send dispatches a claimed run, first cancelling the job's runs in flight on this replica
-// when its concurrency is replace.
-func (l *loop) send(j job.Job, run store.Run) {
-	if j.Spec.Concurrency == job.ConcurrencyReplace {
-		if n := l.s.replace(j.Name, run.ID); n > 0 {
-			l.log.Info("cancelling runs in flight for a newer one", zap.String("job", j.Name), zap.String("run", run.ID), zap.Int("cancelled", n))
+// settle counts a claim's outcome in schedulerd_claims_total and sorts it: the runs claimed —
+// an attempt of this term that seemed to fail but committed counts, as the store reports it
+// recorded with our term —, or the record someone else's claim left, or the error.
+func (l *loop) settle(claimed []store.Run, err error) ([]store.Run, *store.Run, error) {
+	existing, exists := store.IsExists(err)
+	switch {
+	case err == nil:
+		l.s.metrics.claims.WithLabelValues(claimOK).Inc()
+		return claimed, nil, nil
+	case exists:
+		l.s.metrics.claims.WithLabelValues(claimExists).Inc()
+		if e := existing[0]; e.Term == l.termID && e.State.InFlight() {
+			return existing, nil, nil
 		}
+		return nil, &existing[0], nil
+	case errors.Is(err, fence.ErrFenced):
+		l.s.metrics.claims.WithLabelValues(claimFenced).Inc()
+	case errors.Is(err, store.ErrJobChanged):
+		l.s.metrics.claims.WithLabelValues(claimJobChanged).Inc()
+	case errors.Is(err, store.ErrNotFound):
+		// A manual trigger claimed already (an ambiguous commit of ours) or gone with its job.
+	default:
+		l.s.metrics.claims.WithLabelValues(claimError).Inc()
 	}
-	l.s.dispatch(j, run)
+	return nil, nil, err
+}
+
+// send dispatches a claimed run; when the job's concurrency is replace, the run cancels the
+// job's runs in flight on this replica as it is sent.
+func (l *loop) send(j job.Job, run store.Run) {
+	l.s.dispatch(j, run, j.Spec.Concurrency == job.ConcurrencyReplace)
 }
 
 // skipped counts and logs runs recorded as skipped (all of one reason).
@@ -447,67 +552,105 @@ func (l *loop) trigger(t store.Trigger, now time.Time) error {
 		run.State, run.Jitter, run.Started = store.StateRunning, 0, now // asked for now: no jitter
 	}
 	ctx, cancel := context.WithTimeout(l.term, l.s.cfg.StoreTimeout)
-	claimed, err := l.s.cfg.Store.ClaimTrigger(ctx, l.fence, j.Version, run, t)
+	one, err := l.s.cfg.Store.ClaimTrigger(ctx, l.fence, j.Version, run, t)
 	cancel()
-	existing, exists := store.IsExists(err)
+	runs, existing, err := l.settle([]store.Run{one}, err)
 	switch {
-	case err == nil:
-		l.s.metrics.claims.WithLabelValues(claimOK).Inc()
 	case errors.Is(err, fence.ErrFenced):
-		l.s.metrics.claims.WithLabelValues(claimFenced).Inc()
 		return err
 	case errors.Is(err, store.ErrJobChanged):
-		l.s.metrics.claims.WithLabelValues(claimJobChanged).Inc()
 		l.triggersDue = true // again once the cache has the new version
 		return nil
 	case errors.Is(err, store.ErrNotFound):
-		return nil // claimed already (an ambiguous commit of ours), or its job was deleted
-	case exists && existing[0].Term == l.termID && existing[0].State.InFlight():
-		claimed = existing[0] // our own claim, committed by an attempt that seemed to fail
-	case exists:
-		l.s.metrics.claims.WithLabelValues(claimExists).Inc()
-		l.log.Warn("manual run already recorded; not dispatching", zap.String("job", t.Job), zap.String("run", t.Run),
-			zap.String("state", string(existing[0].State)))
 		return nil
-	default:
-		l.s.metrics.claims.WithLabelValues(claimError).Inc()
+	case err != nil:
 		l.log.Warn("claiming a manual run failed; will retry", zap.String("job", t.Job), zap.String("run", t.Run), zap.Error(err))
 		return nil
+	case existing != nil:
+		l.log.Warn("manual run already recorded; not dispatching", zap.String("job", t.Job), zap.String("run", t.Run),
+			zap.String("state", string(existing.State)))
+		return nil
 	}
+	claimed := runs[0]
 	if claimed.State.InFlight() {
 		l.log.Info("manual run", zap.String("job", j.Name), zap.String("run", claimed.ID), zap.String("by", claimed.By))
 		l.send(j, claimed)
 	} else {
-		l.skipped(j, []store.Run{claimed})
+		l.skipped(j, runs)
 	}
-	return l.prune(j, 1)
+	l.prune(j, 1)
+	return nil
 }
 
-// prune deletes a job's run records beyond its history bounds, once every tenth of its keep
-// count of new records (at least 10), so pruning costs a few etcd requests per many claims
-// and the job's key count stays near keep. Only ErrFenced is returned: history left for the
-// next time does no harm.
-func (l *loop) prune(j job.Job, added int) error {
-	h := j.Spec.History
+// prune has a job's run records beyond its history bounds deleted, once every tenth of its
+// keep count of new records (at least 10), so pruning costs a few etcd requests per many
+// claims and the job's key count stays near keep. The pruner does it, off the claim path.
+func (l *loop) prune(j job.Job, added int) {
 	l.recorded[j.Name] += added
-	if l.recorded[j.Name] < max(10, h.Keep/10) {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(l.term, l.s.cfg.StoreTimeout)
-	defer cancel()
-	n, err := l.s.cfg.Store.PruneRuns(ctx, l.fence, j.Name, h.Keep, l.s.clock.Now().Add(-h.MaxAge.D()))
-	switch {
-	case errors.Is(err, fence.ErrFenced):
-		return err
-	case err != nil:
-		l.log.Warn("pruning run history failed; will retry", zap.String("job", j.Name), zap.Error(err))
-		return nil
+	if l.recorded[j.Name] < max(10, j.Spec.History.Keep/10) {
+		return
 	}
 	l.recorded[j.Name] = 0
-	if n == store.MaxPruneBatch {
-		l.recorded[j.Name] = max(10, h.Keep/10) // more to go: prune again after the next claim
+	l.pruner.add(j.Name, j.Spec.History)
+}
+
+// pruner deletes jobs' run history beyond their bounds for a leader loop. A prune is three
+// round trips; done by the loop, every tenth claim of every job would wait for them.
+type pruner struct {
+	s     *Scheduler
+	fence store.Fence
+	log   *zap.Logger
+	wake  chan struct{} // one buffered: due has jobs
+
+	mu  sync.Mutex
+	due map[string]job.History // jobs to prune, with their bounds
+}
+
+func newPruner(l *loop) *pruner {
+	return &pruner{s: l.s, fence: l.fence, log: l.log, wake: make(chan struct{}, 1), due: make(map[string]job.History)}
+}
+
+func (p *pruner) add(name string, h job.History) {
+	p.mu.Lock()
+	p.due[name] = h
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
 	}
-	return nil
+}
+
+// run prunes the jobs added until ctx ends or the term turns out fenced (the loop finds that
+// out by itself at its next claim). A failed prune is left for the job's next turn: history
+// kept a little longer does no harm.
+func (p *pruner) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.wake:
+		}
+		p.mu.Lock()
+		due := p.due
+		p.due = make(map[string]job.History)
+		p.mu.Unlock()
+		for name, h := range due {
+			pctx, cancel := context.WithTimeout(ctx, p.s.cfg.StoreTimeout)
+			n, err := p.s.cfg.Store.PruneRuns(pctx, p.fence, name, h.Keep, p.s.clock.Now().Add(-h.MaxAge.D()))
+			cancel()
+			switch {
+			case ctx.Err() != nil:
+				return
+			case errors.Is(err, fence.ErrFenced):
+				p.log.Warn("pruning run history: fenced; stopping", zap.Error(err))
+				return
+			case err != nil:
+				p.log.Warn("pruning run history failed; will retry", zap.String("job", name), zap.Error(err))
+			case n == store.MaxPruneBatch:
+				p.add(name, h) // more to go
+			}
+		}
+	}
 }
 
 // advance moves a job's cursor past slot and plans its next slot.
@@ -516,6 +659,14 @@ func (l *loop) advance(j job.Job, slot time.Time) {
 		l.cursors[j.Name] = slot
 	}
 	l.replan(j)
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // onTime is how late a slot may be and still count as on time for misfire.catchUp "none".
@@ -571,7 +722,8 @@ func (l *loop) reap(now time.Time) error {
 		// The longest its claimer could still be at it: every attempt and the waits between.
 		rt := j.Spec.Retry
 		budget := time.Duration(rt.Attempts)*j.Spec.Target.HTTP.Timeout.D() + time.Duration(rt.Attempts-1)*rt.MaxBackoff.D()
-		if now.Sub(r.Claimed) < r.Jitter.D()+budget+reapMargin {
+		// Its request left at its slot (when claimed ahead) or its claim, plus its jitter.
+		if now.Sub(later(r.Claimed, r.Scheduled)) < r.Jitter.D()+budget+reapMargin {
 			continue // its claimer may still be delivering it
 		}
 		if j.Spec.Delivery == job.AtLeastOnce {
@@ -589,7 +741,7 @@ func (l *loop) reap(now time.Time) error {
 			}
 			l.log.Warn("sending again a run whose leader ended before recording a result (at least once)",
 				zap.String("job", r.Job), zap.String("run", r.ID), zap.String("claimedBy", was))
-			l.s.dispatch(j, taken)
+			l.s.dispatch(j, taken, false)
 			continue
 		}
 		detail := fmt.Sprintf("claimed by %s (term %s), which ended before recording a result; not sent again (at most once)", r.Replica, r.Term)

@@ -41,9 +41,10 @@ func TestRunMetrics(t *testing.T) {
 	value := func(name string, labels ...string) float64 { return promtest.Value(t, a.reg, name, labels...) }
 
 	// Pre-created: every outcome of a job exists at zero before its first run.
-	if n := len(promtest.Series(t, a.reg, "schedulerd_runs_total", "job_name", "flaky")); n != 9 {
-		t.Errorf("%d runs_total series for a new job, want 9 (outcome × reason)", n)
-	}
+	// (Made as the job reaches this replica's cache, so waited for.)
+	etcdtest.WaitFor(t, 20*time.Second, "9 runs_total series for a new job (outcome × reason)", func() bool {
+		return len(promtest.Series(t, a.reg, "schedulerd_runs_total", "job_name", "flaky")) == 9
+	})
 	failuresAfter := func(i int) float64 {
 		t.Helper()
 		waitOnClock(t, clock, "the loop")

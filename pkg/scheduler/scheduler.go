@@ -69,8 +69,15 @@ type Config struct {
 	DrainTimeout time.Duration
 	// StoreTimeout bounds each etcd operation of the loop; default 5s.
 	StoreTimeout time.Duration
-	Logger       *zap.Logger
-	Registerer   prometheus.Registerer
+	// ClaimAhead is how long before its slot a run is claimed, so that the claim's round trip
+	// to etcd is done when the slot comes and the request leaves on time; 0 claims at the
+	// slot. The price: runs claimed by a leader that dies before their slot are handled like
+	// any run whose leader died after its claim (unknown, or sent again with atLeastOnce)
+	// instead of being sent late by the next leader. Not applied to jobs whose concurrency
+	// bounds their runs in flight (forbid, maxConcurrent).
+	ClaimAhead time.Duration
+	Logger     *zap.Logger
+	Registerer prometheus.Registerer
 }
 
 // Scheduler plans and dispatches runs. Run must be running for Lead to be called; Run owns
@@ -80,6 +87,7 @@ type Scheduler struct {
 	clock   clockwork.Clock
 	log     *zap.Logger
 	metrics *metrics
+	results *resultWriter
 
 	// dispatchCtx is the parent of every dispatch; cancelled when the drain times out.
 	dispatchCtx    context.Context
@@ -92,6 +100,10 @@ type Scheduler struct {
 	closed  bool
 	loops   sync.WaitGroup // leader loops running (at most one at a time in practice)
 	flights sync.WaitGroup // dispatches in flight
+	// ahead counts runs claimed ahead of their slot and not sent yet: a loop that ends waits
+	// for them before its term is handed over, so the next leader's requests (with a newer
+	// token) cannot reach a fenced target before them.
+	ahead sync.WaitGroup
 	// running holds a cancel per dispatch in flight, by job then run id (concurrency replace).
 	running map[string]map[string]context.CancelCauseFunc
 }
@@ -105,7 +117,7 @@ func New(cfg Config) (*Scheduler, error) {
 		return nil, errors.New("scheduler: Cache is required")
 	case cfg.ReplicaID == "":
 		return nil, errors.New("scheduler: ReplicaID is required")
-	case cfg.DrainTimeout < 0 || cfg.StoreTimeout < 0:
+	case cfg.DrainTimeout < 0 || cfg.StoreTimeout < 0 || cfg.ClaimAhead < 0:
 		return nil, errors.New("scheduler: timeouts must not be negative")
 	}
 	if cfg.Clock == nil {
@@ -128,6 +140,7 @@ func New(cfg Config) (*Scheduler, error) {
 		clock:   cfg.Clock,
 		log:     cfg.Logger.Named("scheduler"),
 		metrics: newMetrics(cfg.Registerer),
+		results: newResultWriter(cfg.Store, cfg.StoreTimeout),
 	}
 	s.dispatchCtx, s.cancelDispatch = context.WithCancel(context.Background())
 	s.running = make(map[string]map[string]context.CancelCauseFunc)
@@ -144,6 +157,10 @@ var errClosed = errors.New("scheduler: shutting down")
 func (s *Scheduler) Run(ctx context.Context) error {
 	sub := s.cfg.Cache.Subscribe()
 	defer sub.Close()
+	// Results are written until the dispatches have drained, or shutdown gives up on them.
+	var writer sync.WaitGroup
+	writer.Go(func() { s.results.run(s.finishCtx) })
+	defer writer.Wait()
 	var watcher sync.WaitGroup
 	watcher.Go(func() { s.watchCancels(ctx) })
 	defer watcher.Wait()
@@ -209,9 +226,19 @@ func (s *Scheduler) Lead(term election.Term) error {
 	return newLoop(s, term).run()
 }
 
-// dispatch sends a claimed run and records its result. It is called by the leader loop only,
-// so Run's loops barrier orders every flights.Add before flights.Wait.
-func (s *Scheduler) dispatch(j job.Job, run store.Run) {
+// dispatch sends a claimed run at its time (its slot plus its jitter) and records its result;
+// replace: first cancel the job's other runs in flight on this replica (concurrency replace).
+// It is called by the leader loop only, so Run's loops barrier orders every flights.Add before
+// flights.Wait.
+func (s *Scheduler) dispatch(j job.Job, run store.Run, replace bool) {
+	wake := run.Scheduled.Add(run.Jitter.D())
+	if run.Trigger == store.TriggerManual {
+		wake = time.Time{} // asked for now; its time is the asking replica's clock
+	}
+	ahead := run.Jitter == 0 && wake.After(s.clock.Now())
+	if ahead {
+		s.ahead.Add(1)
+	}
 	s.flights.Add(1)
 	s.metrics.inFlight.Inc()
 	ctx, cancelRun := context.WithCancelCause(s.dispatchCtx)
@@ -235,15 +262,23 @@ func (s *Scheduler) dispatch(j job.Job, run store.Run) {
 		}()
 		log := s.log.With(zap.String("job", run.Job), zap.String("run", run.ID), zap.Stringer("token", run.Token))
 
-		if d := run.Jitter.D(); d > 0 {
+		if d := wake.Sub(s.clock.Now()); d > 0 {
 			t := s.clock.NewTimer(d)
 			select {
 			case <-t.Chan():
-			case <-ctx.Done(): // shutdown: Execute below fails at once, and is recorded
+			case <-ctx.Done(): // cancelled, or shutdown: Execute below fails at once, and is recorded
 				t.Stop()
 			}
-			if !s.start(ctx, log, &run) {
-				return
+		}
+		if ahead {
+			s.ahead.Done()
+		}
+		if run.Jitter > 0 && !s.start(ctx, log, &run) {
+			return
+		}
+		if replace {
+			if n := s.replace(run.Job, run.ID); n > 0 {
+				log.Info("cancelling runs in flight for a newer one", zap.Int("cancelled", n))
 			}
 		}
 		var callback fence.Dispatch
@@ -364,7 +399,7 @@ func (s *Scheduler) record(log *zap.Logger, run store.Run) {
 	tr := retry.NewTracker(log, "recording run result")
 	for {
 		ctx, cancel := context.WithTimeout(s.finishCtx, s.cfg.StoreTimeout)
-		_, err := s.cfg.Store.UpdateRun(ctx, run)
+		_, err := s.results.write(ctx, run)
 		cancel()
 		switch {
 		case err == nil:
@@ -468,8 +503,12 @@ func (s *Scheduler) watchCancels(ctx context.Context) {
 func (s *Scheduler) replace(jobName, newer string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, cancel := range s.running[jobName] {
-		cancel(fmt.Errorf("%w (%s)", errReplaced, newer))
+	n := 0
+	for id, cancel := range s.running[jobName] {
+		if id != newer {
+			cancel(fmt.Errorf("%w (%s)", errReplaced, newer))
+			n++
+		}
 	}
-	return len(s.running[jobName])
+	return n
 }

@@ -406,3 +406,44 @@ func TestCancelAbortsTheDispatch(t *testing.T) {
 		t.Errorf("record %s %q, want cancelled by ops", r.State, r.Error)
 	}
 }
+
+// With ClaimAhead, a run is claimed before its slot and sent exactly at it: the claim's round
+// trip is not part of its lateness. A job whose concurrency bounds its runs in flight is claimed
+// at its slot, when the runs in flight are known.
+func TestClaimAhead(t *testing.T) {
+	e := etcdtest.Start(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	tg := newTarget(t, http.StatusNoContent)
+	a := startReplica(t, e, "a", clock, replicaOpts{ahead: 300 * time.Millisecond})
+	putJob(t, a.store, "tick", httpSpec(tg.srv.URL, "@every 1s"), t0)
+	forbid := httpSpec(tg.srv.URL, "@every 1s")
+	forbid.Concurrency = job.ConcurrencyForbid
+	putJob(t, a.store, "forbid", forbid, t0)
+	leaderOf(t, a)
+	a.currentTerm(t)
+
+	waitOnClock(t, clock, "the loop")
+	clock.Advance(800 * time.Millisecond) // 200 ms before the first slot
+	r := waitRun(t, a.store, "tick", slot("tick", 1), "claimed ahead", func(store.Run) bool { return true })
+	if r.State != store.StateClaimed || !r.Claimed.Equal(t0.Add(800*time.Millisecond)) || !r.Started.IsZero() {
+		t.Errorf("claimed ahead: %+v", r)
+	}
+	if tg.has(slot("tick", 1)) {
+		t.Error("a run claimed ahead was sent before its slot")
+	}
+	if _, err := a.store.GetRun(context.Background(), "forbid", slot("forbid", 1)); err == nil {
+		t.Error("a forbid job's run was claimed ahead of its slot")
+	}
+
+	waitOnClock(t, clock, "the run claimed ahead")
+	clock.Advance(200 * time.Millisecond) // the slot
+	r = waitRun(t, a.store, "tick", slot("tick", 1), "finished", finished)
+	if r.State != store.StateSucceeded || !r.Started.Equal(t0.Add(time.Second)) {
+		t.Errorf("sent at %v (want its slot %v), recorded %s", r.Started, t0.Add(time.Second), r.State)
+	}
+	waitRun(t, a.store, "forbid", slot("forbid", 1), "finished", finished)
+	exactlyOnce(t, tg.received(), []string{slot("tick", 1), slot("forbid", 1)})
+	if n := promtest.Value(t, a.reg, "schedulerd_dispatch_lateness_seconds"); n != 2 {
+		t.Fatalf("%v dispatches timed, want 2", n)
+	}
+}

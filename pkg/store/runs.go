@@ -207,7 +207,6 @@ func (s *Store) claim(ctx context.Context, f Fence, jobVersion int64, runs []Run
 	if len(runs) == 0 || len(runs) > MaxClaimBatch {
 		return nil, fmt.Errorf("store: claim of %d runs (want 1 to %d)", len(runs), MaxClaimBatch)
 	}
-	name, jobKey := runs[0].Job, s.keys.Job(runs[0].Job)
 	cmps, puts, err := s.claimOps(f, jobVersion, runs, trig)
 	if err != nil {
 		return nil, err
@@ -217,19 +216,31 @@ func (s *Store) claim(ctx context.Context, f Fence, jobVersion int64, runs []Run
 		return nil, s.fail(opClaim, err)
 	}
 	if resp.Succeeded {
-		out := make([]Run, len(runs))
-		for i, r := range runs {
-			r.Revision = resp.Header.Revision
-			out[i] = r
-		}
-		return out, nil
+		return committed(runs, resp.Header.Revision), nil
 	}
-	// Why it failed is read afterwards rather than in an Else branch, which would ride along in
-	// every claim's raft entry (measured: about 15% of claim throughput, docs/benchmarks.md).
-	// Reading later gives the same answer: each compare can only go from true to false — a
-	// leader key's create revision never comes back, a job's version never goes back, a
-	// recorded run stays recorded until its job is deleted (which changes the version), a
-	// claimed trigger is gone for good.
+	return nil, s.refused(ctx, f, jobVersion, runs, trig)
+}
+
+// committed returns runs as recorded at revision rev.
+func committed(runs []Run, rev int64) []Run {
+	out := make([]Run, len(runs))
+	for i, r := range runs {
+		r.Revision = rev
+		out[i] = r
+	}
+	return out
+}
+
+// refused tells why a claim's transaction did not commit.
+//
+// Why is read afterwards rather than in an Else branch, which would ride along in every
+// claim's raft entry (measured: about 15% of claim throughput, docs/benchmarks.md). Reading
+// later gives the same answer: each compare can only go from true to false — a leader key's
+// create revision never comes back, a job's version never goes back, a recorded run stays
+// recorded until its job is deleted (which changes the version), a claimed trigger is gone
+// for good.
+func (s *Store) refused(ctx context.Context, f Fence, jobVersion int64, runs []Run, trig *Trigger) error {
+	name, jobKey := runs[0].Job, s.keys.Job(runs[0].Job)
 	gets := []clientv3.Op{clientv3.OpGet(f.LeaderKey), clientv3.OpGet(jobKey, clientv3.WithKeysOnly())}
 	for _, r := range runs {
 		gets = append(gets, clientv3.OpGet(s.keys.Run(name, r.ID)))
@@ -237,46 +248,57 @@ func (s *Store) claim(ctx context.Context, f Fence, jobVersion int64, runs []Run
 	if trig != nil {
 		gets = append(gets, clientv3.OpGet(s.keys.Trigger(name, trig.Run), clientv3.WithKeysOnly()))
 	}
-	resp, err = s.client.Txn(ctx).Then(gets...).Commit()
+	resp, err := s.client.Txn(ctx).Then(gets...).Commit()
 	if err != nil {
-		return nil, s.fail(opClaim, fmt.Errorf("claim refused; reading why: %w", err))
+		return s.fail(opClaim, fmt.Errorf("claim refused; reading why: %w", err))
 	}
 	if !fence.Held((*clientv3.GetResponse)(resp.Responses[0].GetResponseRange()), f.Token) {
-		return nil, fmt.Errorf("claim %s with token %d: %w", runs[0].ID, f.Token, fence.ErrFenced)
+		return fmt.Errorf("claim %s with token %d: %w", runs[0].ID, f.Token, fence.ErrFenced)
 	}
 	if jk := resp.Responses[1].GetResponseRange().Kvs; len(jk) == 0 || jk[0].ModRevision != jobVersion {
-		return nil, fmt.Errorf("%w: job %q is no longer at version %d", ErrJobChanged, name, jobVersion)
+		return fmt.Errorf("%w: job %q is no longer at version %d", ErrJobChanged, name, jobVersion)
 	}
 	var exists ExistsError
 	for _, r := range resp.Responses[2 : 2+len(runs)] {
 		for _, kv := range r.GetResponseRange().Kvs {
 			run, err := decodeRun(kv)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			exists.Runs = append(exists.Runs, run)
 		}
 	}
 	if len(exists.Runs) > 0 {
-		return nil, &exists
+		return &exists
 	}
 	if trig != nil {
 		if tk := resp.Responses[2+len(runs)].GetResponseRange().Kvs; len(tk) == 0 || tk[0].ModRevision != trig.Revision {
-			return nil, fmt.Errorf("%w: trigger %s is no longer pending", ErrNotFound, trig.Run)
+			return fmt.Errorf("%w: trigger %s is no longer pending", ErrNotFound, trig.Run)
 		}
 	}
 	// Every compare we can see holds, so one changed between our compare and our reads.
-	return nil, fmt.Errorf("%w: job %q changed during the claim", ErrJobChanged, name)
+	return fmt.Errorf("%w: job %q changed during the claim", ErrJobChanged, name)
 }
 
-// claimOps builds a claim's transaction: the fence, the job's version, each run's absence (and
-// the trigger's revision), then the run records, their in-flight index entries, and the cursor
-// (or the trigger's deletion). Kept apart from the round trip so its cost can be measured.
+// claimOps builds a claim's transaction: the fence, then its job's part (jobClaimOps). Kept
+// apart from the round trip so its cost can be measured.
 func (s *Store) claimOps(f Fence, jobVersion int64, runs []Run, trig *Trigger) ([]clientv3.Cmp, []clientv3.Op, error) {
+	cmps, puts, err := s.jobClaimOps(jobVersion, runs, trig)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append([]clientv3.Cmp{fence.Guard(f.LeaderKey, f.Token)}, cmps...), puts, nil
+}
+
+// jobClaimOps builds one job's part of a claim: compares of the job's version, each run's
+// absence (and the trigger's revision); then the run records, their in-flight index entries,
+// and the cursor (or the trigger's deletion).
+func (s *Store) jobClaimOps(jobVersion int64, runs []Run, trig *Trigger) ([]clientv3.Cmp, []clientv3.Op, error) {
 	name := runs[0].Job
 	jobKey := s.keys.Job(name)
-	cmps := []clientv3.Cmp{fence.Guard(f.LeaderKey, f.Token), clientv3.Compare(clientv3.ModRevision(jobKey), "=", jobVersion)}
-	puts := make([]clientv3.Op, 0, len(runs)+2)
+	cmps := make([]clientv3.Cmp, 0, len(runs)+2)
+	cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(jobKey), "=", jobVersion))
+	puts := make([]clientv3.Op, 0, 2*len(runs)+1)
 	for _, r := range runs {
 		if r.Job != name {
 			return nil, nil, fmt.Errorf("store: claim mixes jobs %q and %q", name, r.Job)
@@ -310,16 +332,11 @@ func (s *Store) claimOps(f Fence, jobVersion int64, runs []Run, trig *Trigger) (
 // until then, whoever leads now.
 func (s *Store) UpdateRun(ctx context.Context, run Run) (Run, error) {
 	defer s.observe(opUpdateRun)()
-	key := s.keys.Run(run.Job, run.ID)
-	val, err := json.Marshal(run)
+	cmp, ops, err := s.updateOps(run)
 	if err != nil {
-		return Run{}, fmt.Errorf("store: encode run %s: %w", run.ID, err)
+		return Run{}, err
 	}
-	ops := []clientv3.Op{clientv3.OpPut(key, string(val))}
-	if !run.State.InFlight() {
-		ops = append(ops, clientv3.OpDelete(s.keys.InFlightRun(run.Job, run.ID)))
-	}
-	resp, err := s.client.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", run.Revision)).Then(ops...).Commit()
+	resp, err := s.client.Txn(ctx).If(cmp).Then(ops...).Commit()
 	if err != nil {
 		return Run{}, s.fail(opUpdateRun, err)
 	}
@@ -328,6 +345,21 @@ func (s *Store) UpdateRun(ctx context.Context, run Run) (Run, error) {
 	}
 	run.Revision = resp.Header.Revision
 	return run, nil
+}
+
+// updateOps builds UpdateRun's transaction: the compare of the record's revision, the put,
+// and the in-flight entry's deletion when the run is done.
+func (s *Store) updateOps(run Run) (clientv3.Cmp, []clientv3.Op, error) {
+	key := s.keys.Run(run.Job, run.ID)
+	val, err := json.Marshal(run)
+	if err != nil {
+		return clientv3.Cmp{}, nil, fmt.Errorf("store: encode run %s: %w", run.ID, err)
+	}
+	ops := []clientv3.Op{clientv3.OpPut(key, string(val))}
+	if !run.State.InFlight() {
+		ops = append(ops, clientv3.OpDelete(s.keys.InFlightRun(run.Job, run.ID)))
+	}
+	return clientv3.Compare(clientv3.ModRevision(key), "=", run.Revision), ops, nil
 }
 
 // ListRuns returns up to limit runs of a job, newest scheduled time first.
