@@ -499,7 +499,7 @@ func (l *loop) send(j job.Job, run store.Run) {
 func (l *loop) skipped(j job.Job, runs []store.Run) {
 	last := runs[len(runs)-1]
 	l.s.metrics.counted(last, len(runs))
-	l.s.metrics.skipped.WithLabelValues(j.Name, last.Reason).Add(float64(len(runs)))
+	l.s.metrics.skip(j.Name, last.Reason, len(runs))
 	log := l.log.Warn
 	if last.Reason == store.ReasonPaused {
 		log = l.log.Info // asked for

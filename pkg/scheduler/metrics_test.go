@@ -40,11 +40,14 @@ func TestRunMetrics(t *testing.T) {
 	leaderOf(t, a)
 	value := func(name string, labels ...string) float64 { return promtest.Value(t, a.reg, name, labels...) }
 
-	// Pre-created: every outcome of a job exists at zero before its first run.
-	// (Made as the job reaches this replica's cache, so waited for.)
-	etcdtest.WaitFor(t, 20*time.Second, "9 runs_total series for a new job (outcome × reason)", func() bool {
+	// Pre-created: every outcome of a job exists at zero before its first run (the fake clock
+	// has not moved). Waited for, as the scheduler learns of the job from the cache's watch.
+	etcdtest.WaitFor(t, 20*time.Second, "9 runs_total series for the new job (outcome × reason)", func() bool {
 		return len(promtest.Series(t, a.reg, "schedulerd_runs_total", "job_name", "flaky")) == 9
 	})
+	if n := value("schedulerd_runs_total", "job_name", "flaky"); n != 0 {
+		t.Errorf("runs_total of a job that has not run: %v, want 0", n)
+	}
 	failuresAfter := func(i int) float64 {
 		t.Helper()
 		waitOnClock(t, clock, "the loop")

@@ -295,7 +295,7 @@ func (s *Scheduler) dispatch(j job.Job, run store.Run, replace bool) {
 			run.Attempts = attempt
 			run.AttemptLog = append(run.AttemptLog, a)
 			if res.FenceRefusal != "" {
-				s.metrics.refusals.WithLabelValues(run.Job, res.FenceRefusal).Inc()
+				s.metrics.refuse(run.Job, res.FenceRefusal)
 			}
 			if attempt == 1 {
 				run.Started = a.Started
