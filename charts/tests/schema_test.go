@@ -20,6 +20,8 @@ func TestSchemaRefuses(t *testing.T) {
 		{"sessionTTL not whole seconds", `config: {sessionTTL: 1m30s}`, []string{"'/config/sessionTTL'"}},
 		{"drainTimeout not a duration", `config: {drainTimeout: soon}`, []string{"'/config/drainTimeout'"}},
 		{"drainTimeout in hours", `config: {drainTimeout: 1h}`, []string{"'/config/drainTimeout'"}},
+		{"claimAhead over 5s", `config: {claimAhead: 6s}`, []string{"'/config/claimAhead'"}},
+		{"claimAhead negative", `config: {claimAhead: -100ms}`, []string{"'/config/claimAhead'"}},
 		{"autoCompactionRetention not a duration", `etcd: {embedded: {autoCompactionRetention: daily}}`, []string{"'/etcd/embedded/autoCompactionRetention'"}},
 		{"serviceMonitor interval not a duration", `metrics: {serviceMonitor: {interval: 30}}`, []string{"'/metrics/serviceMonitor/interval'"}},
 		{"env name without SCHEDULERD_SECRET_", `targetSecrets: {env: [{name: API_KEY, secretKeyRef: {name: s, key: k}}]}`, []string{"'/targetSecrets/env/0/name'"}},

@@ -370,6 +370,8 @@ func TestServeFlags(t *testing.T) {
 		want string
 	}{
 		{"fractional TTL", []string{"serve", "--session-ttl", "1500ms"}, nil, "--session-ttl"},
+		{"claim ahead too far", []string{"serve", "--claim-ahead", "6s"}, nil, "--claim-ahead"},
+		{"claim ahead negative", []string{"serve", "--claim-ahead", "-1s"}, nil, "--claim-ahead"},
 		{"bad endpoint", []string{"serve", "--etcd-endpoints", "127.0.0.1:2379"}, nil, "--etcd-endpoints"},
 		{"password in endpoint", []string{"serve", "--etcd-endpoints", "http://root:hunter2@127.0.0.1:2379"}, nil, "SCHEDULERD_ETCD_PASSWORD"},
 		{"bad listen", []string{"serve", "--listen", "8080"}, nil, "--listen"},
