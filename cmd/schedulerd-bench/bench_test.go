@@ -126,6 +126,9 @@ func TestQuickRunOfEveryScenario(t *testing.T) {
 		if tr.Leader == "" || tr.NewLeader == "" || tr.NewLeader == tr.Leader {
 			t.Errorf("failover trial %+v: want a new leader", tr)
 		}
+		if tr.NextDispatchMs <= 0 || tr.NextDispatchMs > tr.FailoverMs {
+			t.Errorf("failover trial %+v: the next dispatch must come after the signal, by the new leader's first at the latest", tr)
+		}
 	}
 	for _, h := range f.Checks {
 		if h.Slots == 0 || h.Duplicates != 0 || h.StaleClaims != 0 || h.SilentLosses != 0 {

@@ -12,7 +12,11 @@ import (
 	"github.com/schedulerd/schedulerd/pkg/store"
 )
 
-// Failover: the time from a signal to the leader until the next leader's first dispatch.
+// Failover: the time from a signal to the leader until the next dispatch of a slot after it,
+// whichever replica sends it, and until the next leader's first dispatch. They differ when
+// the signalled leader had claimed the coming slot ahead (--claim-ahead) and, stopping
+// gracefully, sent it on time before handing over: then the next leader has nothing to send
+// until the slot after.
 type failoverReport struct {
 	scenarioInfo
 	Parameters failoverParams  `json:"parameters"`
@@ -38,9 +42,12 @@ type failoverResults struct {
 }
 
 type failoverSummary struct {
-	TTL      string `json:"ttl"`
-	Signal   string `json:"signal"`
-	Failover dist   `json:"failover"`
+	TTL    string `json:"ttl"`
+	Signal string `json:"signal"`
+	// NextDispatch: signal → the first request of a slot after the signal (any replica).
+	NextDispatch dist `json:"nextDispatch"`
+	// Failover: signal → the first request from the next leader.
+	Failover dist `json:"failover"`
 	// NotDelivered counts slots between each signal and the new leader's first dispatch that
 	// never reached the target (skipped as missed by the catch-up policy, or in doubt).
 	NotDelivered int `json:"notDelivered"`
@@ -48,13 +55,14 @@ type failoverSummary struct {
 }
 
 type failoverTrial struct {
-	TTL          string    `json:"ttl"`
-	Signal       string    `json:"signal"`
-	Leader       string    `json:"leader"`
-	NewLeader    string    `json:"newLeader"`
-	SignalledAt  time.Time `json:"signalledAt"`
-	FailoverMs   float64   `json:"failoverMs"`
-	NotDelivered int       `json:"notDelivered"`
+	TTL            string    `json:"ttl"`
+	Signal         string    `json:"signal"`
+	Leader         string    `json:"leader"`
+	NewLeader      string    `json:"newLeader"`
+	SignalledAt    time.Time `json:"signalledAt"`
+	NextDispatchMs float64   `json:"nextDispatchMs"`
+	FailoverMs     float64   `json:"failoverMs"`
+	NotDelivered   int       `json:"notDelivered"`
 }
 
 type failoverCheck struct {
@@ -155,14 +163,15 @@ func (b *bench) failoverTTL(ctx context.Context, r *failoverReport, ttl time.Dur
 	}
 	for _, sig := range p.Signals {
 		s := failoverSummary{TTL: ttl.String(), Signal: sig}
-		var gaps []time.Duration
+		var gaps, next []time.Duration
 		for _, t := range trials {
 			if t.Signal == sig {
 				gaps = append(gaps, time.Duration(t.FailoverMs*float64(time.Millisecond)))
+				next = append(next, time.Duration(t.NextDispatchMs*float64(time.Millisecond)))
 				s.NotDelivered += t.NotDelivered
 			}
 		}
-		s.Failover = summarize(gaps)
+		s.Failover, s.NextDispatch = summarize(gaps), summarize(next)
 		s.Duplicates = h.Duplicates
 		r.Results.Summaries = append(r.Results.Summaries, s)
 	}
@@ -207,6 +216,9 @@ func (c *cluster) failoverTrial(ctx context.Context, sig string) (failoverTrial,
 		return t, err
 	}
 	t.FailoverMs = ms(first.Arrived.Sub(t.SignalledAt))
+	// The next leader's first request is of a slot after the signal, so there is one.
+	next, _ := c.target.first(mark, func(d delivery) bool { return d.Verdict == verdictAccepted && d.Scheduled.After(t.SignalledAt) })
+	t.NextDispatchMs = ms(next.Arrived.Sub(t.SignalledAt))
 	if err := leader.Wait(15 * time.Second); err != nil {
 		return t, err
 	}

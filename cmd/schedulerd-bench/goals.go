@@ -58,12 +58,13 @@ func (r *report) goals() []goal {
 			ttl, _ := time.ParseDuration(s.TTL)
 			switch s.Signal {
 			case signalTerm:
-				add(fmt.Sprintf("SIGTERM failover p99 (TTL %s)", s.TTL), "≤ 300 ms",
-					fmt.Sprintf("%.0f ms (max %.0f, %d trials)", s.Failover.P99, s.Failover.Max, s.Failover.Count), s.Failover.P99 <= 300)
+				add(fmt.Sprintf("SIGTERM: signal → next dispatch p99 (TTL %s)", s.TTL), "≤ 300 ms",
+					fmt.Sprintf("%.0f ms (max %.0f, %d trials; new leader's first: p99 %.0f)", s.NextDispatch.P99, s.NextDispatch.Max, s.NextDispatch.Count, s.Failover.P99),
+					s.NextDispatch.P99 <= 300)
 			case signalKill:
 				limit := ttl + time.Second
-				add(fmt.Sprintf("SIGKILL failover max (TTL %s)", s.TTL), fmt.Sprintf("≤ TTL + 1 s = %s", limit),
-					fmt.Sprintf("%.0f ms (p99 %.0f, %d trials)", s.Failover.Max, s.Failover.P99, s.Failover.Count), s.Failover.Max <= ms(limit))
+				add(fmt.Sprintf("SIGKILL: signal → next dispatch max (TTL %s)", s.TTL), fmt.Sprintf("≤ TTL + 1 s = %s", limit),
+					fmt.Sprintf("%.0f ms (p99 %.0f, %d trials)", s.NextDispatch.Max, s.NextDispatch.P99, s.NextDispatch.Count), s.NextDispatch.Max <= ms(limit))
 			}
 		}
 		dups := 0

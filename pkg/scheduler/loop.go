@@ -330,13 +330,14 @@ func (l *loop) prepare(p *plan, now time.Time) (job.Job, []store.Run, error) {
 	if j.Spec.Misfire.CatchUp == job.CatchUpAll {
 		limit = j.Spec.Misfire.MaxCatchUp
 	}
-	horizon := now // a slot is due to claim from this instant on
-	if l.claimsAhead(j) {
-		horizon = now.Add(l.s.cfg.ClaimAhead)
-	}
 	var due []time.Time
-	for ; !slot.IsZero() && !slot.After(horizon) && len(due) < limit+store.MaxClaimBatch; slot = j.Next(slot) {
+	for ; !slot.IsZero() && !slot.After(now) && len(due) < limit+store.MaxClaimBatch; slot = j.Next(slot) {
 		due = append(due, slot)
+	}
+	if len(due) == 0 && !slot.IsZero() && l.claimsAhead(j) && !slot.After(now.Add(l.s.cfg.ClaimAhead)) {
+		// Not due yet: claimed ahead of its slot. Only a slot that has come counts as late
+		// for the catch-up policy, so this is never one of several.
+		due = []time.Time{slot}
 	}
 	switch {
 	case len(due) == 0:

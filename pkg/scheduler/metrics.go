@@ -37,7 +37,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		jobs: newJobSeries(),
 		claims: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "schedulerd_claims_total",
-			Help: "Fenced claim transactions by result (ok, fenced: not leader, exists: already recorded, job_changed, error: etcd failed or ambiguous).",
+			Help: "Fenced claims of a job's runs by result (ok, fenced: not leader, exists: already recorded, job_changed, error: etcd failed or ambiguous); many go in one transaction.",
 		}, []string{"result"}),
 		lateness: f.NewHistogram(prometheus.HistogramOpts{
 			Name:                        "schedulerd_dispatch_lateness_seconds",
