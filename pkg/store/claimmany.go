@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -55,20 +56,22 @@ func (s *Store) ClaimMany(ctx context.Context, f Fence, claims []JobClaim) []Cla
 			results[i].Err = fmt.Errorf("store: claim of %d runs (want 1 to %d)", len(c.Runs), MaxClaimBatch)
 			continue
 		}
-		cmps, puts, err := s.jobClaimOps(c.JobVersion, c.Runs, nil)
-		if err != nil {
-			results[i].Err = err
-			continue
-		}
-		if cur == nil || len(cur.cmps)+len(cmps) > MaxTxnOps || len(cur.puts)+len(puts) > MaxTxnOps {
-			cur = &batch{cmps: []clientv3.Cmp{fence.Guard(f.LeaderKey, f.Token)}}
+		nc, np := jobClaimSize(c.Runs)
+		if cur == nil || len(cur.cmps)+nc > MaxTxnOps || len(cur.puts)+np > MaxTxnOps {
+			cur = &batch{cmps: make([]clientv3.Cmp, 1, MaxTxnOps), puts: make([]clientv3.Op, 0, MaxTxnOps)}
+			cur.cmps[0] = fence.Guard(f.LeaderKey, f.Token)
 			batches = append(batches, cur)
 		}
+		cmps, puts, err := s.jobClaimOps(cur.cmps, cur.puts, c.JobVersion, c.Runs, nil)
+		if err != nil {
+			results[i].Err = err // and what it appended is left out of the batch
+			continue
+		}
 		cur.claims = append(cur.claims, i)
-		cur.cmps = append(cur.cmps, cmps...)
-		cur.puts = append(cur.puts, puts...)
+		cur.cmps, cur.puts = cmps, puts
 	}
 
+	batches = slices.DeleteFunc(batches, func(b *batch) bool { return len(b.claims) == 0 }) // all malformed
 	commit := func(b *batch) {
 		done := s.observe(opClaim)
 		resp, err := s.client.Txn(ctx).If(b.cmps...).Then(b.puts...).Commit()
@@ -100,8 +103,10 @@ func (s *Store) ClaimMany(ctx context.Context, f Fence, claims []JobClaim) []Cla
 			}
 		}
 	}
-	if len(batches) == 1 {
-		commit(batches[0]) // most rounds: no goroutine needed
+	if len(batches) <= 1 {
+		for _, b := range batches {
+			commit(b) // most rounds: no goroutine needed
+		}
 		return results
 	}
 	var wg sync.WaitGroup

@@ -283,22 +283,19 @@ func (s *Store) refused(ctx context.Context, f Fence, jobVersion int64, runs []R
 // claimOps builds a claim's transaction: the fence, then its job's part (jobClaimOps). Kept
 // apart from the round trip so its cost can be measured.
 func (s *Store) claimOps(f Fence, jobVersion int64, runs []Run, trig *Trigger) ([]clientv3.Cmp, []clientv3.Op, error) {
-	cmps, puts, err := s.jobClaimOps(jobVersion, runs, trig)
-	if err != nil {
-		return nil, nil, err
-	}
-	return append([]clientv3.Cmp{fence.Guard(f.LeaderKey, f.Token)}, cmps...), puts, nil
+	cmps := make([]clientv3.Cmp, 1, len(runs)+3)
+	cmps[0] = fence.Guard(f.LeaderKey, f.Token)
+	return s.jobClaimOps(cmps, make([]clientv3.Op, 0, 2*len(runs)+1), jobVersion, runs, trig)
 }
 
-// jobClaimOps builds one job's part of a claim: compares of the job's version, each run's
-// absence (and the trigger's revision); then the run records, their in-flight index entries,
-// and the cursor (or the trigger's deletion).
-func (s *Store) jobClaimOps(jobVersion int64, runs []Run, trig *Trigger) ([]clientv3.Cmp, []clientv3.Op, error) {
+// jobClaimOps appends one job's part of a claim to cmps and puts: compares of the job's
+// version, each run's absence (and the trigger's revision); then the run records, their
+// in-flight index entries, and the cursor (or the trigger's deletion). It appends
+// jobClaimSize's counts.
+func (s *Store) jobClaimOps(cmps []clientv3.Cmp, puts []clientv3.Op, jobVersion int64, runs []Run, trig *Trigger) ([]clientv3.Cmp, []clientv3.Op, error) {
 	name := runs[0].Job
 	jobKey := s.keys.Job(name)
-	cmps := make([]clientv3.Cmp, 0, len(runs)+2)
 	cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(jobKey), "=", jobVersion))
-	puts := make([]clientv3.Op, 0, 2*len(runs)+1)
 	for _, r := range runs {
 		if r.Job != name {
 			return nil, nil, fmt.Errorf("store: claim mixes jobs %q and %q", name, r.Job)
@@ -324,6 +321,17 @@ func (s *Store) jobClaimOps(jobVersion int64, runs []Run, trig *Trigger) ([]clie
 		puts = append(puts, clientv3.OpPut(s.keys.Cursor(name), string(cur)))
 	}
 	return cmps, puts, nil
+}
+
+// jobClaimSize is how many compares and operations jobClaimOps appends for runs (no trigger).
+func jobClaimSize(runs []Run) (cmps, puts int) {
+	cmps, puts = 1+len(runs), 1+len(runs)
+	for _, r := range runs {
+		if r.State.InFlight() {
+			puts++
+		}
+	}
+	return cmps, puts
 }
 
 // UpdateRun writes a run's record: its start, its acceptance by a callback target, or its
