@@ -132,3 +132,47 @@ func TestClaimMany(t *testing.T) {
 		}
 	})
 }
+
+// InFlight reads the records of every run in flight, many to a read, across the reads'
+// boundaries, and drops index entries whose record is gone.
+func TestInFlightReadsEveryRecord(t *testing.T) {
+	s, c := newStore(t)
+	ctx := context.Background()
+	f := leader(t, c, "/test/election/a")
+	const jobs = 300 // more than two reads of MaxTxnOps
+	var claims []store.JobClaim
+	for i := range jobs {
+		name := fmt.Sprintf("job-%03d", i)
+		j, _, err := s.PutJob(ctx, name, spec("@every 1s"), t0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims = append(claims, store.JobClaim{JobVersion: j.Version, Runs: []store.Run{runAt(name, t0.Add(time.Second), store.StateRunning, "term-1")}})
+	}
+	for i, r := range s.ClaimMany(ctx, f, claims) {
+		if r.Err != nil {
+			t.Fatalf("claim %d: %v", i, r.Err)
+		}
+	}
+	// job-150's record goes without its index entry, as a record pruned under a run would.
+	if _, err := c.Delete(ctx, s.Keys().Run("job-150", store.RunID("job-150", t0.Add(time.Second)))); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := s.InFlight(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range runs {
+		if r.Term != "term-1" || r.State != store.StateRunning {
+			t.Errorf("in flight: %+v", r)
+		}
+		seen[r.Job] = true
+	}
+	if len(runs) != jobs-1 || len(seen) != jobs-1 || seen["job-150"] {
+		t.Errorf("%d runs in flight of %d jobs (job-150 among them: %v), want %d", len(runs), len(seen), seen["job-150"], jobs-1)
+	}
+	if n, err := s.InFlightCount(ctx, "job-150"); err != nil || n != 0 {
+		t.Errorf("job-150's stale index entry: %d %v", n, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -531,21 +532,35 @@ func (s *Store) InFlight(ctx context.Context) ([]Run, error) {
 	if err != nil {
 		return nil, s.fail(opInFlight, err)
 	}
+	// The records, MaxTxnOps to a read: the leader reads them every 10 s, in its loop, and
+	// one round trip per run in flight would hold up the claims of a busy second.
 	var out []Run
-	for _, k := range keys {
-		job, id, _ := strings.Cut(k, "/")
-		r, err := s.GetRun(ctx, job, id)
-		if errors.Is(err, ErrNotFound) {
-			// The record was pruned or deleted with its job: drop the stale index entry.
-			if _, err := s.client.Delete(ctx, s.keys.InFlightRun(job, id)); err != nil {
-				return nil, s.fail(opInFlight, err)
-			}
-			continue
+	for chunk := range slices.Chunk(keys, MaxTxnOps) {
+		gets := make([]clientv3.Op, len(chunk))
+		for i, k := range chunk {
+			job, id, _ := strings.Cut(k, "/")
+			gets[i] = clientv3.OpGet(s.keys.Run(job, id))
 		}
+		resp, err := s.client.Txn(ctx).Then(gets...).Commit()
 		if err != nil {
-			return nil, err
+			return nil, s.fail(opInFlight, err)
 		}
-		out = append(out, r)
+		for i, k := range chunk {
+			kvs := resp.Responses[i].GetResponseRange().Kvs
+			if len(kvs) == 0 {
+				// The record was pruned or deleted with its job: drop the stale index entry.
+				job, id, _ := strings.Cut(k, "/")
+				if _, err := s.client.Delete(ctx, s.keys.InFlightRun(job, id)); err != nil {
+					return nil, s.fail(opInFlight, err)
+				}
+				continue
+			}
+			r, err := decodeRun(kvs[0])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
 	}
 	return out, nil
 }
