@@ -81,7 +81,7 @@ func view(j job.Job, cursor, now time.Time) JobView {
 		v.Status.State = "completed" // a one-shot that fired (or was skipped): never again
 	default:
 		v.Status.NextRun = j.Next(cursor)
-		loc, err := time.LoadLocation(j.Spec.Timezone)
+		loc, err := job.LoadLocation(j.Spec.Timezone)
 		if err != nil {
 			loc = time.UTC
 		}
@@ -198,7 +198,7 @@ func (a *API) validateJob(w http.ResponseWriter, r *http.Request) {
 	j := job.Job{Name: name, Spec: spec.Normalize().WithDefaults(), ScheduledFrom: now}
 	j.Compile()
 	out := validationView{Valid: true, Spec: j.Spec, NextRuns: []string{}}
-	loc, err := time.LoadLocation(j.Spec.Timezone)
+	loc, err := job.LoadLocation(j.Spec.Timezone)
 	if err != nil {
 		loc = time.UTC
 	}

@@ -250,3 +250,19 @@ func TestPauseUntil(t *testing.T) {
 		t.Errorf("paused until 13:00: Next = %v, want 13:00 (slots during the pause are not owed)", got)
 	}
 }
+
+// A zone is loaded once and shared: a replica's cache holds one Location per zone, not one
+// per job (job.Compile and validation load zones through LoadLocation).
+func TestZonesAreLoadedOnce(t *testing.T) {
+	la, errA := job.LoadLocation("America/New_York")
+	lb, errB := job.LoadLocation("America/New_York")
+	if errA != nil || errB != nil || la != lb {
+		t.Fatalf("two loads of a zone: %p %p (%v %v), want one Location", la, lb, errA, errB)
+	}
+	if la.String() != "America/New_York" {
+		t.Errorf("loaded %s", la)
+	}
+	if _, err := job.LoadLocation("Mars/Base"); err == nil {
+		t.Error("an unknown zone loaded")
+	}
+}

@@ -291,7 +291,7 @@ type Job struct {
 
 // Compile parses j's schedule into j.Schedule, or records why not in j.Invalid.
 func (j *Job) Compile() {
-	loc, err := time.LoadLocation(j.Spec.Timezone)
+	loc, err := LoadLocation(j.Spec.Timezone)
 	if err == nil {
 		j.Schedule, err = schedule.ParseJob(j.Spec.Schedule, loc, schedule.DST{Gap: j.Spec.DST.Gap, Overlap: j.Spec.DST.Overlap}, j.Name)
 	}

@@ -123,7 +123,7 @@ func (s Spec) Validate() error {
 	case "Local":
 		v.add("#/timezone", `"Local" depends on the replica's machine; name an IANA zone such as "Europe/Berlin"`)
 	default:
-		l, err := time.LoadLocation(s.Timezone)
+		l, err := LoadLocation(s.Timezone)
 		if err != nil {
 			v.add("#/timezone", "unknown IANA time zone %q", s.Timezone)
 		} else {
