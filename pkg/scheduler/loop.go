@@ -214,13 +214,15 @@ func (l *loop) replan(j job.Job) {
 		l.plans.remove(j.Name)
 		return
 	}
-	next, _ := j.NextSlot(l.cursors[j.Name])
+	next, paused := j.NextSlot(l.cursors[j.Name])
 	if next.IsZero() {
 		l.plans.remove(j.Name)
 		return
 	}
 	due := next
-	if l.claimsAhead(j) {
+	if !paused && l.claimsAhead(j) {
+		// A slot of a pause is recorded once it has come, never ahead: prepare records only
+		// those, and a plan due with nothing to record would be looked at again and again.
 		due = next.Add(-l.s.cfg.ClaimAhead)
 	}
 	l.plans.set(j.Name, next, due, j.Version)
@@ -313,6 +315,9 @@ func (l *loop) prepare(p *plan, now time.Time) (job.Job, []store.Run, error) {
 		// Slots of a pause are recorded, never dispatched, however late: a batch of them.
 		for slot := next; paused && !slot.IsZero() && !slot.After(now) && len(runs) < store.MaxClaimBatch; slot, paused = j.NextSlot(slot) {
 			runs = append(runs, run(slot, store.ReasonPaused))
+		}
+		if len(runs) == 0 { // not come yet (replan never plans one ahead): look again at it
+			l.plans.set(j.Name, next, next, j.Version)
 		}
 		return j, runs, nil
 	}

@@ -419,6 +419,10 @@ func TestClaimAhead(t *testing.T) {
 	forbid := httpSpec(tg.srv.URL, "@every 1s")
 	forbid.Concurrency = job.ConcurrencyForbid
 	putJob(t, a.store, "forbid", forbid, t0)
+	// A paused job's slots are recorded once they come, never ahead.
+	paused := httpSpec(tg.srv.URL, "@every 1s")
+	paused.Paused = true
+	putJob(t, a.store, "paused", paused, t0)
 	leaderOf(t, a)
 	a.currentTerm(t)
 
@@ -431,8 +435,10 @@ func TestClaimAhead(t *testing.T) {
 	if tg.has(slot("tick", 1)) {
 		t.Error("a run claimed ahead was sent before its slot")
 	}
-	if _, err := a.store.GetRun(context.Background(), "forbid", slot("forbid", 1)); err == nil {
-		t.Error("a forbid job's run was claimed ahead of its slot")
+	for _, name := range []string{"forbid", "paused"} {
+		if _, err := a.store.GetRun(context.Background(), name, slot(name, 1)); err == nil {
+			t.Errorf("a %s job's run was claimed ahead of its slot", name)
+		}
 	}
 
 	waitOnClock(t, clock, "the run claimed ahead")
@@ -442,6 +448,9 @@ func TestClaimAhead(t *testing.T) {
 		t.Errorf("sent at %v (want its slot %v), recorded %s", r.Started, t0.Add(time.Second), r.State)
 	}
 	waitRun(t, a.store, "forbid", slot("forbid", 1), "finished", finished)
+	if r := waitRun(t, a.store, "paused", slot("paused", 1), "recorded", finished); r.State != store.StateSkipped || r.Reason != store.ReasonPaused {
+		t.Errorf("a paused slot: %s %s, want skipped/paused", r.State, r.Reason)
+	}
 
 	// A late slot is still sent when the next one is near enough to claim ahead: only slots
 	// that have come count as late for catchUp "latest".
