@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/schedulerd/schedulerd/pkg/job"
 )
@@ -264,5 +266,40 @@ func TestZonesAreLoadedOnce(t *testing.T) {
 	}
 	if _, err := job.LoadLocation("Mars/Base"); err == nil {
 		t.Error("an unknown zone loaded")
+	}
+}
+
+// Compact changes no value, and two specs decoded apart share their enumerated strings after.
+func TestCompactSharesStrings(t *testing.T) {
+	raw := []byte(`{"schedule":"0 30 9 * * *","timezone":"Europe/Berlin","concurrency":"forbid","delivery":"atLeastOnce",
+		"misfire":{"catchUp":"all"},"dst":{"gap":"skip","overlap":"both"},"retry":{"attempts":3,"on":["5xx","timeout"]},
+		"target":{"http":{"url":"http://127.0.0.1:9/x","method":"PUT","completion":"callback"}}}`)
+	decode := func() job.Spec {
+		var s job.Spec
+		if err := json.Unmarshal(raw, &s); err != nil {
+			t.Fatal(err)
+		}
+		return s.WithDefaults()
+	}
+	a, b := decode(), decode()
+	same := func(x, y string) bool { return unsafe.StringData(x) == unsafe.StringData(y) }
+	if same(a.Timezone, b.Timezone) || same(a.Target.HTTP.Method, b.Target.HTTP.Method) {
+		t.Fatal("decoded specs share strings already; the test shows nothing")
+	}
+	ca, cb := a.Compact(), b.Compact()
+	if !reflect.DeepEqual(ca, a) {
+		t.Errorf("Compact changed the spec:\n%+v\n%+v", ca, a)
+	}
+	for _, pair := range [][2]string{
+		{ca.Timezone, cb.Timezone}, {ca.Target.HTTP.Method, cb.Target.HTTP.Method}, {string(ca.Target.HTTP.Completion), string(cb.Target.HTTP.Completion)},
+		{string(ca.Concurrency), string(cb.Concurrency)}, {string(ca.Delivery), string(cb.Delivery)}, {string(ca.Misfire.CatchUp), string(cb.Misfire.CatchUp)},
+		{string(ca.DST.Gap), string(cb.DST.Gap)}, {string(ca.DST.Overlap), string(cb.DST.Overlap)}, {string(ca.Retry.On[1]), string(cb.Retry.On[1])},
+	} {
+		if !same(pair[0], pair[1]) {
+			t.Errorf("%q not shared after Compact", pair[0])
+		}
+	}
+	if a.Target.HTTP == ca.Target.HTTP || &a.Retry.On[0] == &ca.Retry.On[0] {
+		t.Error("Compact wrote into the spec it was given")
 	}
 }

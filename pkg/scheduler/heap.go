@@ -7,11 +7,12 @@ import (
 
 // plan is the next slot of one job, and when to claim it: at the slot, or a little ahead.
 type plan struct {
-	name    string
-	next    time.Time
-	due     time.Time // when to claim next
-	at      int64     // due in Unix nanoseconds: the heap compares it 17 times per move at 100k jobs
-	version int64     // job version the slot was computed from
+	name string
+	next time.Time
+	// at is when to claim next, in Unix nanoseconds: the heap compares it 17 times per move at
+	// 100k jobs, and a plan per job is kept small.
+	at      int64
+	version int64 // job version the slot was computed from
 	index   int
 }
 
@@ -26,11 +27,11 @@ func newPlans() *plans { return &plans{byName: make(map[string]*plan)} }
 // set inserts or moves the plan of name: slot next, to be claimed at due.
 func (p *plans) set(name string, next, due time.Time, version int64) {
 	if pl, ok := p.byName[name]; ok {
-		pl.next, pl.due, pl.at, pl.version = next, due, due.UnixNano(), version
+		pl.next, pl.at, pl.version = next, due.UnixNano(), version
 		heap.Fix(&p.h, pl.index)
 		return
 	}
-	pl := &plan{name: name, next: next, due: due, at: due.UnixNano(), version: version}
+	pl := &plan{name: name, next: next, at: due.UnixNano(), version: version}
 	p.byName[name] = pl
 	heap.Push(&p.h, pl)
 }
@@ -46,6 +47,9 @@ func (p *plans) get(name string) (*plan, bool) {
 	pl, ok := p.byName[name]
 	return pl, ok
 }
+
+// due is when to claim the plan's slot.
+func (pl *plan) due() time.Time { return time.Unix(0, pl.at) }
 
 // peek returns the plan to claim first, or nil.
 func (p *plans) peek() *plan {

@@ -103,7 +103,7 @@ func (l *loop) run() error {
 			}
 		}
 		if wait == 0 {
-			if p := l.plans.peek(); p != nil && !p.due.After(now) {
+			if p := l.plans.peek(); p != nil && !p.due().After(now) {
 				err := l.fireDue(now)
 				switch {
 				case err == nil:
@@ -130,8 +130,8 @@ func (l *loop) sleep(d time.Duration) bool {
 	var timer <-chan time.Time
 	if d == 0 {
 		wake := l.nextReap
-		if p := l.plans.peek(); p != nil && p.due.Before(wake) {
-			wake = p.due
+		if p := l.plans.peek(); p != nil && p.due().Before(wake) {
+			wake = p.due()
 		}
 		t := l.s.clock.NewTimer(wake.Sub(l.s.clock.Now()))
 		defer t.Stop()
@@ -254,7 +254,7 @@ func (l *loop) fireDue(now time.Time) error {
 	)
 	for len(claims) < roundJobs {
 		p := l.plans.peek()
-		if p == nil || p.due.After(now) {
+		if p == nil || p.due().After(now) {
 			break
 		}
 		j, runs, perr := l.prepare(p, now)

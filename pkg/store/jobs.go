@@ -30,7 +30,7 @@ func (s *Store) decodeJob(kv *mvccpb.KeyValue) job.Job {
 		j.Invalid = fmt.Errorf("job %q: stored value does not decode: %w", j.Name, err)
 		return j
 	}
-	j.Spec, j.Created, j.Updated, j.ScheduledFrom = sj.Spec.WithDefaults(), sj.Created, sj.Updated, sj.ScheduledFrom
+	j.Spec, j.Created, j.Updated, j.ScheduledFrom = sj.Spec.WithDefaults().Compact(), sj.Created, sj.Updated, sj.ScheduledFrom
 	// PutJob only stores valid specs, but a key written around the API (etcdctl, a restore, an
 	// older or newer schedulerd) must never reach the scheduler unchecked.
 	if err := job.ValidateName(j.Name); err != nil {
