@@ -92,8 +92,10 @@ func TestQuickRunOfEveryScenario(t *testing.T) {
 		t.Errorf("limit: %d concurrencies, want 1, 16, 64", len(s.Limit.Results))
 	}
 	for _, l := range s.Limit.Results {
-		if l.Txns == 0 || l.Errors != 0 || l.Latency.Count != l.Txns {
-			t.Errorf("limit: %+v, want transactions and no errors", l)
+		// etcd may refuse a few under this much load (-race, one member, shared cores): the
+		// benchmark reports them; more than 1 % would mean it measured failures.
+		if l.Txns == 0 || l.Errors*100 > l.Txns || l.Latency.Count != l.Txns {
+			t.Errorf("limit: %+v, want transactions and errors under 1 %%", l)
 		}
 	}
 

@@ -31,11 +31,13 @@ type limitParams struct {
 
 // txnRate is one measured concurrency.
 type txnRate struct {
-	Concurrency int     `json:"concurrency"`
-	Txns        int     `json:"txns"`
-	Errors      int     `json:"errors"`
-	TxnsPerSec  float64 `json:"txnsPerSec"`
-	Latency     dist    `json:"latency"`
+	Concurrency int `json:"concurrency"`
+	Txns        int `json:"txns"`
+	Errors      int `json:"errors"`
+	// FirstError is what the first failed transaction said, when one did.
+	FirstError string  `json:"firstError,omitempty"`
+	TxnsPerSec float64 `json:"txnsPerSec"`
+	Latency    dist    `json:"latency"`
 }
 
 // Sizes of the two values, as a claim's run record and cursor are.
@@ -94,6 +96,7 @@ func measureTxns(ctx context.Context, etcd *clientv3.Client, keyPrefix string, n
 		mu        sync.Mutex
 		latencies []time.Duration
 		errs      int
+		firstErr  string
 	)
 	start := time.Now()
 	for w := range n {
@@ -107,6 +110,11 @@ func measureTxns(ctx context.Context, etcd *clientv3.Client, keyPrefix string, n
 					// before wctx does, and that is the window ending, not a failure.
 					if wctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && status.Code(err) != codes.DeadlineExceeded {
 						bad++
+						mu.Lock()
+						if firstErr == "" {
+							firstErr = err.Error()
+						}
+						mu.Unlock()
 					}
 					continue
 				}
@@ -125,5 +133,5 @@ func measureTxns(ctx context.Context, etcd *clientv3.Client, keyPrefix string, n
 	if _, err := etcd.Delete(ctx, keyPrefix, clientv3.WithPrefix()); err != nil {
 		return txnRate{}, err
 	}
-	return txnRate{Concurrency: n, Txns: len(latencies), Errors: errs, TxnsPerSec: perSecond(len(latencies), elapsed), Latency: summarize(latencies)}, nil
+	return txnRate{Concurrency: n, Txns: len(latencies), Errors: errs, FirstError: firstErr, TxnsPerSec: perSecond(len(latencies), elapsed), Latency: summarize(latencies)}, nil
 }

@@ -63,6 +63,11 @@ func (r *report) writeScenario(out io.Writer, s string) error {
 		for _, t := range l.Results {
 			row(t.Concurrency, t.Txns, f0(t.TxnsPerSec), f2(t.Latency.P50), f2(t.Latency.P99), t.Errors)
 		}
+		for _, t := range l.Results {
+			if t.FirstError != "" {
+				fmt.Fprintf(w, "%d concurrent: first error: %s\n", t.Concurrency, t.FirstError)
+			}
+		}
 	case scenarioCeiling:
 		c := r.Scenarios.Ceiling
 		fmt.Fprintf(w, "ceiling: @every 1s jobs, %gs per step, load %.2f; baseline %.0f txn/s (16 concurrent)\n", c.Parameters.StepWindowSeconds, c.LoadAverageStart[0], c.Results.BaselineTxnsPerSec)
