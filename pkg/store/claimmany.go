@@ -41,7 +41,7 @@ const ClaimPipeline = 8
 // rest are too, without asking). results[i] belongs to claims[i].
 //
 // Batching is what lets a leader keep up with thousands of jobs due at once: a claim of its
-// own costs a round trip and a raft proposal per run, a batch of 40 costs one.
+// own costs a round trip and a raft proposal per run, a batch of 42 costs one.
 func (s *Store) ClaimMany(ctx context.Context, f Fence, claims []JobClaim) []ClaimResult {
 	results := make([]ClaimResult, len(claims))
 	type batch struct {

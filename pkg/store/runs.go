@@ -405,32 +405,22 @@ func (s *Store) GetRun(ctx context.Context, jobName, id string) (Run, error) {
 
 // Cursors reads every job's cursor: the scheduled time of its last claimed or skipped run.
 func (s *Store) Cursors(ctx context.Context) (map[string]time.Time, error) {
-	defer s.observe(opCursors)()
-	out := make(map[string]time.Time)
 	prefix := s.keys.Cursors()
-	_, err := s.rangeAll(ctx, prefix, 0, func(resp *clientv3.GetResponse) error {
-		for _, kv := range resp.Kvs {
-			t, err := decodeCursor(kv.Value)
-			if err != nil {
-				return fmt.Errorf("cursor %s does not decode: %w", kv.Key, err)
-			}
-			out[string(kv.Key[len(prefix):])] = t
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, s.fail(opCursors, err)
-	}
-	return out, nil
+	return s.cursorsIn(ctx, prefix, clientv3.GetPrefixRangeEnd(prefix))
 }
 
 // CursorsBetween reads the cursors of the jobs named first to last (in name order), in one
 // range read: the cursors of one page of jobs.
 func (s *Store) CursorsBetween(ctx context.Context, first, last string) (map[string]time.Time, error) {
+	return s.cursorsIn(ctx, s.keys.Cursor(first), s.keys.Cursor(last)+"\x00")
+}
+
+// cursorsIn reads the cursors whose keys are in [start, end), by job name.
+func (s *Store) cursorsIn(ctx context.Context, start, end string) (map[string]time.Time, error) {
 	defer s.observe(opCursors)()
 	out := make(map[string]time.Time)
 	prefix := s.keys.Cursors()
-	_, err := s.rangeKeys(ctx, s.keys.Cursor(first), s.keys.Cursor(last)+"\x00", 0, func(resp *clientv3.GetResponse) error {
+	_, err := s.rangeKeys(ctx, start, end, 0, func(resp *clientv3.GetResponse) error {
 		for _, kv := range resp.Kvs {
 			t, err := decodeCursor(kv.Value)
 			if err != nil {
