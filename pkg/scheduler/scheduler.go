@@ -88,6 +88,7 @@ type Scheduler struct {
 	log     *zap.Logger
 	metrics *metrics
 	results *resultWriter
+	sends   sendGate // requests being sent, which results yield to
 
 	// dispatchCtx is the parent of every dispatch; cancelled when the drain times out.
 	dispatchCtx    context.Context
@@ -140,8 +141,8 @@ func New(cfg Config) (*Scheduler, error) {
 		clock:   cfg.Clock,
 		log:     cfg.Logger.Named("scheduler"),
 		metrics: newMetrics(cfg.Registerer),
-		results: newResultWriter(cfg.Store, cfg.StoreTimeout),
 	}
+	s.results = newResultWriter(cfg.Store, cfg.StoreTimeout, &s.sends, resultLinger)
 	s.dispatchCtx, s.cancelDispatch = context.WithCancel(context.Background())
 	s.running = make(map[string]map[string]context.CancelCauseFunc)
 	s.finishCtx, s.cancelFinish = context.WithCancel(context.Background())
@@ -430,10 +431,12 @@ func (s *Scheduler) attempt(parent context.Context, j job.Job, run store.Run, n 
 	if callback.CallbackToken != "" && s.cfg.CallbackURL == "" {
 		res.Err = errors.New("completion callback: this replica has no callback URL (serve --advertise-url)")
 	} else {
+		s.sends.begin()
 		res = s.cfg.Executor.Execute(ctx, j, fence.Dispatch{
 			Job: run.Job, RunID: run.ID, Scheduled: run.Scheduled, Token: run.Token, Attempt: n,
 			CallbackURL: callback.CallbackURL, CallbackToken: callback.CallbackToken,
 		})
+		s.sends.end()
 	}
 	a.Duration, a.Status = job.Duration(s.clock.Now().Sub(a.Started)), res.Status
 	if res.Err != nil {
