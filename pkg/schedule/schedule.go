@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unique"
 
 	"github.com/robfig/cron/v3"
 )
@@ -114,13 +115,13 @@ func ParseJob(expr string, loc *time.Location, dst DST, name string) (Schedule, 
 		return nil, fmt.Errorf("unsupported schedule %q", expr)
 	}
 	spec.Location = time.UTC // it matches wall-clock times; Next maps them to instants in loc
-	c := cronSchedule{spec: spec, loc: loc, dst: dst}
+	c := cronSchedule{spec: *spec, loc: loc, dst: dst}
 	// Any satisfiable cron expression fires within robfig's five-year search window (29 February
 	// included), so one probe from a fixed instant tells whether it ever fires.
 	if c.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
 		return nil, ErrNeverFires
 	}
-	return c, nil
+	return sharedCron{unique.Make(c)}, nil
 }
 
 func parseEvery(expr string) (Schedule, error) {
@@ -173,10 +174,17 @@ func (e Every) Next(t time.Time) time.Time {
 }
 
 type cronSchedule struct {
-	spec *cron.SpecSchedule // in UTC: matches wall-clock times written as UTC times
+	spec cron.SpecSchedule // in UTC: matches wall-clock times written as UTC times
 	loc  *time.Location
 	dst  DST
 }
+
+// sharedCron is a cron schedule held once per process for every job with the same fields
+// (after H), zone and DST policy, as jobs made from a template are; it is freed with the last
+// of them. Every replica keeps every job compiled, so this is memory per job on each.
+type sharedCron struct{ c unique.Handle[cronSchedule] }
+
+func (s sharedCron) Next(t time.Time) time.Time { return s.c.Value().Next(t) }
 
 // Next walks wall-clock times in loc from t's and returns the first whose instant (by the DST
 // policy) is after t.

@@ -117,3 +117,51 @@ func TestHashedFields(t *testing.T) {
 		}
 	}
 }
+
+// Jobs whose cron schedules come out the same (expression after H, zone, DST policy) hold one
+// compiled schedule; any difference in those gives another.
+func TestSchedulesAreShared(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parse := func(expr string, loc *time.Location, dst DST, name string) Schedule {
+		t.Helper()
+		s, err := ParseJob(expr, loc, dst, name)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		return s
+	}
+	// One compiled schedule: the same canonical copy, not two equal ones.
+	same := func(x, y Schedule) bool {
+		sx, ok := x.(sharedCron)
+		sy, ok2 := y.(sharedCron)
+		return ok && ok2 && sx.c == sy.c
+	}
+	a := parse("0 30 9 * * MON-FRI", berlin, DST{}, "a")
+	if b := parse(" 0 30 9 * * MON-FRI", berlin, DST{}, "b"); !same(a, b) {
+		t.Error("two jobs with the same schedule hold two compiled ones")
+	}
+	for what, other := range map[string]Schedule{
+		"expression": parse("0 30 9 * * MON-SAT", berlin, DST{}, "a"),
+		"zone":       parse("0 30 9 * * MON-FRI", time.UTC, DST{}, "a"),
+		"DST policy": parse("0 30 9 * * MON-FRI", berlin, DST{Gap: GapSkip}, "a"),
+	} {
+		if same(other, a) {
+			t.Errorf("schedules differing in their %s are one", what)
+		}
+	}
+	// H is expanded per name first: shared only when two names hash to the same minute.
+	h1, h2 := parse("H * * * *", nil, DST{}, "report"), parse("H * * * *", nil, DST{}, "report")
+	if !same(h1, h2) {
+		t.Error("one name's H schedule compiled twice is not shared")
+	}
+	from := at("2026-03-01T10:00:00Z")
+	for i := range 100 {
+		other := parse("H * * * *", nil, DST{}, fmt.Sprintf("job-%d", i))
+		if fires, shared := other.Next(from).Equal(h1.Next(from)), same(other, h1); fires != shared {
+			t.Errorf("job-%d: fires with report's H: %v, shares its schedule: %v", i, fires, shared)
+		}
+	}
+}
