@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unique"
 	"unsafe"
 
 	"github.com/schedulerd/schedulerd/pkg/job"
@@ -301,5 +304,25 @@ func TestCompactSharesStrings(t *testing.T) {
 	}
 	if a.Target.HTTP == ca.Target.HTTP || &a.Retry.On[0] == &ca.Retry.On[0] {
 		t.Error("Compact wrote into the spec it was given")
+	}
+
+	// The schedule and the URL are interned: shared while an equal one is in use (a handle
+	// held here, so that a collection between the two decodes cannot end it).
+	inUse := []any{unique.Make(a.Schedule), unique.Make(a.Target.HTTP.URL)}
+	ca, cb = decode().Compact(), decode().Compact()
+	if !same(ca.Schedule, cb.Schedule) || !same(ca.Target.HTTP.URL, cb.Target.HTTP.URL) {
+		t.Error("schedule or URL not shared after Compact")
+	}
+	runtime.KeepAlive(inUse)
+
+	// The default retry kinds are one slice, which an append does not write into.
+	var d1, d2 job.Spec
+	d1, d2 = d1.WithDefaults().Compact(), d2.WithDefaults().Compact()
+	if &d1.Retry.On[0] != &d2.Retry.On[0] || !slices.Equal(d1.Retry.On, job.RetryOnAll) {
+		t.Fatalf("default retry kinds not shared: %v %v", d1.Retry.On, d2.Retry.On)
+	}
+	d1.Retry.On = append(d1.Retry.On, job.Retry5xx)
+	if !slices.Equal(d2.Retry.On, job.RetryOnAll) || &d1.Retry.On[0] == &d2.Retry.On[0] {
+		t.Error("an append to one spec's retry kinds reached another's")
 	}
 }
