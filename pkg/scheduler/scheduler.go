@@ -273,6 +273,9 @@ func (s *Scheduler) dispatch(j job.Job, run store.Run, replace bool) {
 		}
 		if ahead {
 			s.ahead.Done()
+			if s.withdrawnMeanwhile(log, run) {
+				return
+			}
 		}
 		if run.Jitter > 0 && !s.start(ctx, log, &run) {
 			return
@@ -362,6 +365,28 @@ func (s *Scheduler) dispatch(j job.Job, run store.Run, replace bool) {
 		s.Completed(run)
 		s.record(log, run)
 	}()
+}
+
+// withdrawnMeanwhile reports whether a run claimed ahead of its slot must not be sent after
+// all, because its job was paused or deleted while the run waited for the slot (at most the
+// claim-ahead): the slot had not come, and a pause means the slots from then on are not owed.
+// The paused job's run is recorded skipped (paused), as the loop records a paused slot; a
+// deleted job's records went with it. Edits of any other kind do not withdraw a claimed run.
+func (s *Scheduler) withdrawnMeanwhile(log *zap.Logger, run store.Run) bool {
+	cur, ok := s.cfg.Cache.Get(run.Job)
+	switch {
+	case !ok:
+		log.Info("job deleted before its run's slot; not sending the run claimed ahead")
+		return true
+	case cur.Invalid == nil && cur.PausedAt(run.Scheduled):
+		run.State, run.Reason = store.StateSkipped, store.ReasonPaused
+		s.metrics.counted(run, 1)
+		s.metrics.skip(run.Job, run.Reason, 1)
+		log.Info("job paused before its run's slot; the run claimed ahead is recorded as skipped")
+		s.record(log, run)
+		return true
+	}
+	return false
 }
 
 // Completed counts a run that reached its result: by this replica's dispatch, or reported to

@@ -470,3 +470,62 @@ func TestClaimAhead(t *testing.T) {
 	waitRun(t, a.store, "forbid", slot("forbid", 3), "finished", finished)
 	exactlyOnce(t, tg.received(), []string{slot("tick", 1), slot("tick", 2), slot("tick", 3), slot("forbid", 1), slot("forbid", 2), slot("forbid", 3)})
 }
+
+// A run claimed ahead of its slot is not sent if its job is paused or deleted before the slot
+// comes: the paused job's run is recorded skipped (paused), the deleted job's is gone with it.
+// An edit of another kind leaves the claimed run alone.
+func TestClaimedAheadThenWithdrawn(t *testing.T) {
+	e := etcdtest.Start(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	tg := newTarget(t, http.StatusNoContent)
+	a := startReplica(t, e, "a", clock, replicaOpts{ahead: 300 * time.Millisecond})
+	for _, name := range []string{"pause", "delete", "edit"} {
+		putJob(t, a.store, name, httpSpec(tg.srv.URL, "@every 1s"), t0)
+	}
+	leaderOf(t, a)
+	a.currentTerm(t)
+
+	waitOnClock(t, clock, "the loop")
+	clock.Advance(800 * time.Millisecond) // 200 ms before the first slot
+	for _, name := range []string{"pause", "delete", "edit"} {
+		waitRun(t, a.store, name, slot(name, 1), "claimed ahead", func(r store.Run) bool { return r.State == store.StateClaimed })
+	}
+	ctx := context.Background()
+	paused := httpSpec(tg.srv.URL, "@every 1s")
+	paused.Paused = true
+	pj, _, err := a.store.PutJob(ctx, "pause", paused, t0.Add(800*time.Millisecond), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.store.DeleteJob(ctx, "delete", 0); err != nil {
+		t.Fatal(err)
+	}
+	edited := httpSpec(tg.srv.URL, "@every 1s")
+	edited.Description = "edited while its run waits"
+	ej, _, err := a.store.PutJob(ctx, "edit", edited, t0.Add(800*time.Millisecond), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	etcdtest.WaitFor(t, 10*time.Second, "the cache to see the pause, the deletion and the edit", func() bool {
+		p, _ := a.cache.Get("pause")
+		_, deleted := a.cache.Get("delete")
+		ed, _ := a.cache.Get("edit")
+		return p.Version == pj.Version && !deleted && ed.Version == ej.Version
+	})
+
+	waitOnClock(t, clock, "the runs claimed ahead")
+	clock.Advance(200 * time.Millisecond) // the slot
+	if r := waitRun(t, a.store, "pause", slot("pause", 1), "recorded", finished); r.State != store.StateSkipped || r.Reason != store.ReasonPaused {
+		t.Errorf("a run claimed ahead, job paused before its slot: %s %s, want skipped/paused", r.State, r.Reason)
+	}
+	if r := waitRun(t, a.store, "edit", slot("edit", 1), "finished", finished); r.State != store.StateSucceeded {
+		t.Errorf("a run claimed ahead, job edited before its slot: %s, want sent", r.State)
+	}
+	etcdtest.WaitFor(t, 10*time.Second, "every dispatch over", func() bool {
+		return promtest.Value(t, a.reg, "schedulerd_runs_in_flight") == 0
+	})
+	exactlyOnce(t, tg.received(), []string{slot("edit", 1)})
+	if n := promtest.Value(t, a.reg, "schedulerd_runs_skipped_total", "job_name", "pause", "reason", store.ReasonPaused); n != 1 {
+		t.Errorf("skipped (paused) counted %v times, want 1", n)
+	}
+}
