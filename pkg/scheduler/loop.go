@@ -47,6 +47,11 @@ type loop struct {
 
 	bo      *retry.Backoff
 	tracker *retry.Tracker
+
+	// round and roundClaims are fireDue's, kept from round to round: a round of hundreds
+	// of jobs would otherwise allocate its slices again each second (half a kilobyte a job).
+	round       []job.Job
+	roundClaims []store.JobClaim
 }
 
 func newLoop(s *Scheduler, term election.Term) *loop {
@@ -247,11 +252,14 @@ const roundJobs = 512
 // that changed, the cache will). It returns the first error: ErrFenced, or a store fault to
 // back off from (the jobs it hit are planned again at the same slot).
 func (l *loop) fireDue(now time.Time) error {
-	var (
-		jobs   []job.Job
-		claims []store.JobClaim
-		err    error
-	)
+	jobs, claims := l.round[:0], l.roundClaims[:0]
+	defer func() {
+		// Kept for the next round, without holding on to this one's jobs and runs.
+		l.round, l.roundClaims = jobs[:0], claims[:0]
+		clear(jobs)
+		clear(claims)
+	}()
+	var err error
 	for len(claims) < roundJobs {
 		p := l.plans.peek()
 		if p == nil || p.due().After(now) {

@@ -71,6 +71,23 @@ func (g *sendGate) wait() <-chan struct{} {
 
 var alreadyQuiet = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
+// yield waits until no request is being sent, for linger at most, or until ctx ends.
+func (g *sendGate) yield(ctx context.Context, linger time.Duration) {
+	quiet := g.wait()
+	if quiet == alreadyQuiet {
+		return // no timer for the common case
+	}
+	// Real time, not the Scheduler's clock: how long to yield is about the machine's cores,
+	// not about the schedule.
+	t := time.NewTimer(linger)
+	defer t.Stop()
+	select {
+	case <-quiet:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
 type resultReq struct {
 	run  store.Run
 	done chan resultRes // buffered: the writer never waits for the caller
@@ -122,15 +139,7 @@ func (w *resultWriter) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		// Real time, as the write's own timeout: how long to yield to sends is about the
-		// machine's cores, not about the schedule.
-		linger := time.NewTimer(w.linger)
-		select {
-		case <-w.sends.wait():
-		case <-linger.C:
-		case <-ctx.Done():
-		}
-		linger.Stop()
+		w.sends.yield(ctx, w.linger)
 	more:
 		for len(batch) < store.MaxUpdateBatch {
 			select {

@@ -86,6 +86,7 @@ type Scheduler struct {
 	cfg     Config
 	clock   clockwork.Clock
 	log     *zap.Logger
+	runLogs *zap.Logger // log for runLog (runLogger)
 	metrics *metrics
 	results *resultWriter
 	sends   sendGate // requests being sent, which results yield to
@@ -142,6 +143,7 @@ func New(cfg Config) (*Scheduler, error) {
 		log:     cfg.Logger.Named("scheduler"),
 		metrics: newMetrics(cfg.Registerer),
 	}
+	s.runLogs = runLogger(s.log)
 	s.results = newResultWriter(cfg.Store, cfg.StoreTimeout, &s.sends, resultLinger)
 	s.dispatchCtx, s.cancelDispatch = context.WithCancel(context.Background())
 	s.running = make(map[string]map[string]context.CancelCauseFunc)
@@ -261,7 +263,7 @@ func (s *Scheduler) dispatch(j job.Job, run store.Run, replace bool) {
 			s.mu.Unlock()
 			cancelRun(nil)
 		}()
-		log := s.log.With(zap.String("job", run.Job), zap.String("run", run.ID), zap.Stringer("token", run.Token))
+		log := newRunLog(s.runLogs, run)
 
 		if d := wake.Sub(s.clock.Now()); d > 0 {
 			t := s.clock.NewTimer(d)
@@ -372,7 +374,7 @@ func (s *Scheduler) dispatch(j job.Job, run store.Run, replace bool) {
 // claim-ahead): the slot had not come, and a pause means the slots from then on are not owed.
 // The paused job's run is recorded skipped (paused), as the loop records a paused slot; a
 // deleted job's records went with it. Edits of any other kind do not withdraw a claimed run.
-func (s *Scheduler) withdrawnMeanwhile(log *zap.Logger, run store.Run) bool {
+func (s *Scheduler) withdrawnMeanwhile(log runLog, run store.Run) bool {
 	cur, ok := s.cfg.Cache.Get(run.Job)
 	switch {
 	case !ok:
@@ -400,7 +402,7 @@ func (s *Scheduler) Completed(run store.Run) {
 // passed. It returns false when the record changed meanwhile — the next leader took the run
 // over, or marked it unknown — so the run must not be sent. A store fault does not stop the
 // run: its result is recorded over the claimed record all the same.
-func (s *Scheduler) start(ctx context.Context, log *zap.Logger, run *store.Run) bool {
+func (s *Scheduler) start(ctx context.Context, log runLog, run *store.Run) bool {
 	r := *run
 	r.State, r.Started = store.StateRunning, s.clock.Now()
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.StoreTimeout)
@@ -420,16 +422,18 @@ func (s *Scheduler) start(ctx context.Context, log *zap.Logger, run *store.Run) 
 
 // record writes a run's result, retrying store faults until it lands, the record turns out to
 // have been changed by someone else, or shutdown gives up on it.
-func (s *Scheduler) record(log *zap.Logger, run store.Run) {
+func (s *Scheduler) record(log runLog, run store.Run) {
 	bo := retry.NewBackoff(50*time.Millisecond, 2*time.Second)
-	tr := retry.NewTracker(log, "recording run result")
+	var tr *retry.Tracker // at the first fault: most results land at once
 	for {
 		ctx, cancel := context.WithTimeout(s.finishCtx, s.cfg.StoreTimeout)
 		_, err := s.results.write(ctx, run)
 		cancel()
 		switch {
 		case err == nil:
-			tr.Succeeded()
+			if tr != nil {
+				tr.Succeeded()
+			}
 			return
 		case errors.Is(err, store.ErrRunChanged) && run.State == store.StateCancelled:
 			log.Info("run cancelled; its record says so already")
@@ -437,6 +441,9 @@ func (s *Scheduler) record(log *zap.Logger, run store.Run) {
 		case errors.Is(err, store.ErrRunChanged):
 			log.Warn("run record changed by someone else; result not recorded", zap.String("state", string(run.State)))
 			return
+		}
+		if tr == nil {
+			tr = retry.NewTracker(log.logger(), "recording run result")
 		}
 		tr.Failed(err)
 		if bo.Wait(s.finishCtx, s.clock) != nil {

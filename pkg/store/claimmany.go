@@ -58,7 +58,8 @@ func (s *Store) ClaimMany(ctx context.Context, f Fence, claims []JobClaim) []Cla
 		}
 		nc, np := jobClaimSize(c.Runs)
 		if cur == nil || len(cur.cmps)+nc > MaxTxnOps || len(cur.puts)+np > MaxTxnOps {
-			cur = &batch{cmps: make([]clientv3.Cmp, 1, MaxTxnOps), puts: make([]clientv3.Op, 0, MaxTxnOps)}
+			bc, bp := batchSize(claims[i:])
+			cur = &batch{cmps: make([]clientv3.Cmp, 1, bc), puts: make([]clientv3.Op, 0, bp)}
 			cur.cmps[0] = fence.Guard(f.LeaderKey, f.Token)
 			batches = append(batches, cur)
 		}
@@ -122,6 +123,25 @@ func (s *Store) ClaimMany(ctx context.Context, f Fence, claims []JobClaim) []Cla
 	return results
 }
 
+// batchSize is the room the ClaimMany batch that starts with claims[0] needs: the compares
+// (the fence's among them) and operations of the claims that fit under MaxTxnOps. Sized
+// exactly, not at MaxTxnOps: a round's last batch is often small, and each slot of an
+// operation slice is a quarter of a kilobyte.
+func batchSize(claims []JobClaim) (cmps, puts int) {
+	cmps = 1
+	for _, c := range claims {
+		if len(c.Runs) == 0 || len(c.Runs) > MaxClaimBatch {
+			continue // refused; not in any batch
+		}
+		nc, np := jobClaimSize(c.Runs)
+		if cmps+nc > MaxTxnOps || puts+np > MaxTxnOps {
+			break
+		}
+		cmps, puts = cmps+nc, puts+np
+	}
+	return cmps, puts
+}
+
 // MaxUpdateBatch is the most runs one UpdateRuns writes: each is a compare and two operations.
 const MaxUpdateBatch = MaxTxnOps / 2
 
@@ -146,15 +166,14 @@ func (s *Store) UpdateRuns(ctx context.Context, runs []Run) ([]Run, []error) {
 		alone()
 		return out, errs
 	}
-	var cmps []clientv3.Cmp
-	var ops []clientv3.Op
+	cmps, ops := make([]clientv3.Cmp, 0, len(runs)), make([]clientv3.Op, 0, 2*len(runs))
 	for _, r := range runs {
-		c, o, err := s.updateOps(r)
+		c, o, err := s.updateOps(ops, r)
 		if err != nil {
 			alone() // the same error, for that run only
 			return out, errs
 		}
-		cmps, ops = append(cmps, c), append(ops, o...)
+		cmps, ops = append(cmps, c), o
 	}
 	done := s.observe(opUpdateRun)
 	resp, err := s.client.Txn(ctx).If(cmps...).Then(ops...).Commit()

@@ -341,7 +341,7 @@ func jobClaimSize(runs []Run) (cmps, puts int) {
 // until then, whoever leads now.
 func (s *Store) UpdateRun(ctx context.Context, run Run) (Run, error) {
 	defer s.observe(opUpdateRun)()
-	cmp, ops, err := s.updateOps(run)
+	cmp, ops, err := s.updateOps(make([]clientv3.Op, 0, 2), run)
 	if err != nil {
 		return Run{}, err
 	}
@@ -356,15 +356,15 @@ func (s *Store) UpdateRun(ctx context.Context, run Run) (Run, error) {
 	return run, nil
 }
 
-// updateOps builds UpdateRun's transaction: the compare of the record's revision, the put,
-// and the in-flight entry's deletion when the run is done.
-func (s *Store) updateOps(run Run) (clientv3.Cmp, []clientv3.Op, error) {
+// updateOps builds UpdateRun's transaction: the compare of the record's revision, and
+// appended to ops the put and the in-flight entry's deletion when the run is done.
+func (s *Store) updateOps(ops []clientv3.Op, run Run) (clientv3.Cmp, []clientv3.Op, error) {
 	key := s.keys.Run(run.Job, run.ID)
 	val, err := json.Marshal(run)
 	if err != nil {
-		return clientv3.Cmp{}, nil, fmt.Errorf("store: encode run %s: %w", run.ID, err)
+		return clientv3.Cmp{}, ops, fmt.Errorf("store: encode run %s: %w", run.ID, err)
 	}
-	ops := []clientv3.Op{clientv3.OpPut(key, string(val))}
+	ops = append(ops, clientv3.OpPut(key, string(val)))
 	if !run.State.InFlight() {
 		ops = append(ops, clientv3.OpDelete(s.keys.InFlightRun(run.Job, run.ID)))
 	}
