@@ -2,6 +2,7 @@ package scheduler_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/schedulerd/schedulerd/internal/etcdtest"
+	"github.com/schedulerd/schedulerd/internal/promtest"
 	"github.com/schedulerd/schedulerd/pkg/election"
 	"github.com/schedulerd/schedulerd/pkg/fence"
 	"github.com/schedulerd/schedulerd/pkg/job"
@@ -259,5 +261,19 @@ func exactlyOnce(t *testing.T, got []fence.Dispatch, want []string) {
 	}
 	for id, n := range count {
 		t.Errorf("unexpected run %s received %d times", id, n)
+	}
+}
+
+// waitSkipped waits until g has counted at least n runs of jobName skipped for reason, then
+// fails the test unless it counted exactly n. A claim's records are in etcd once it commits;
+// the loop counts them just after, so a test that saw the records must wait for the count.
+func waitSkipped(t *testing.T, g prometheus.Gatherer, jobName, reason string, n int) {
+	t.Helper()
+	count := func() int {
+		return int(promtest.Value(t, g, "schedulerd_runs_skipped_total", "job_name", jobName, "reason", reason))
+	}
+	etcdtest.WaitFor(t, 10*time.Second, fmt.Sprintf("%d runs of %s counted skipped/%s", n, jobName, reason), func() bool { return count() >= n })
+	if got := count(); got != n {
+		t.Errorf("schedulerd_runs_skipped_total{job_name=%q,reason=%q} = %d, want %d", jobName, reason, got, n)
 	}
 }

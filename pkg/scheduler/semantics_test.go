@@ -164,9 +164,7 @@ func TestMaxConcurrent(t *testing.T) {
 	if r := waitRun(t, a.store, "two", slot("two", 3), "recorded", finished); r.State != store.StateSkipped || r.Reason != store.ReasonOverlap {
 		t.Errorf("third run with two in flight: %s/%s, want skipped/overlap", r.State, r.Reason)
 	}
-	if n := promtest.Value(t, a.reg, "schedulerd_runs_skipped_total", "job_name", "two", "reason", "overlap"); n != 1 {
-		t.Errorf("skipped{overlap} = %v, want 1", n)
-	}
+	waitSkipped(t, a.reg, "two", store.ReasonOverlap, 1)
 }
 
 // callbackTarget accepts every run with 202 and keeps the callback fields of each dispatch.
