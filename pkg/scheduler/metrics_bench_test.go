@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/schedulerd/schedulerd/internal/heapbench"
 )
 
 // BenchmarkMetricsPerJob is what a job's metric series cost every replica: the heap that
@@ -20,19 +22,16 @@ func BenchmarkMetricsPerJob(b *testing.B) {
 	}
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
 	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
-		m.addJob(names[i])
-	}
-	b.StopTimer()
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "heapB/job")
-	runtime.KeepAlive(m)
+	kept := heapbench.Kept(func() any {
+		b.ResetTimer()
+		for i := range b.N {
+			m.addJob(names[i])
+		}
+		b.StopTimer()
+		return m
+	})
+	b.ReportMetric(float64(kept)/float64(b.N), "heapB/job")
 	runtime.KeepAlive(names)
 }
 
@@ -46,17 +45,13 @@ func BenchmarkMetricsCollect10k(b *testing.B) {
 	for i := range 10_000 {
 		m.addJob(fmt.Sprintf("job-%07d", i))
 	}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	mfs, err := reg.Gather()
-	if err != nil {
-		b.Fatal(err)
-	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(mfs)
-	gathered := float64(int64(after.HeapAlloc) - int64(before.HeapAlloc))
+	gathered := heapbench.Kept(func() any {
+		mfs, err := reg.Gather()
+		if err != nil {
+			b.Fatal(err)
+		}
+		return mfs
+	})
 
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -65,5 +60,5 @@ func BenchmarkMetricsCollect10k(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(gathered, "gatheredB/scrape") // after the loop: ResetTimer drops reported metrics
+	b.ReportMetric(float64(gathered), "gatheredB/scrape") // after the loop: ResetTimer drops reported metrics
 }
