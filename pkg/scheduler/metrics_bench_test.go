@@ -8,31 +8,42 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/schedulerd/schedulerd/internal/heapbench"
+	"github.com/schedulerd/schedulerd/pkg/store"
 )
 
 // BenchmarkMetricsPerJob is what a job's metric series cost every replica: the heap that
-// addJob leaves behind (heapB/job, after a GC), not just what it allocates on the way
-// (B/op). Run it with a fixed -benchtime (10000x: the heap profile's job count), since the
-// registry's maps grow in steps and heapB/job depends on where b.N falls between them.
+// addJob (and a first count) leaves behind (heapB/job, after a GC), not just what it
+// allocates on the way (B/op). Run it with a fixed -benchtime (10000x: the heap profile's job
+// count), since the registry's maps grow in steps and heapB/job depends on where b.N falls
+// between them.
 func BenchmarkMetricsPerJob(b *testing.B) {
-	// The names exist before the first reading, as the job cache holds them anyway.
-	names := make([]string, b.N)
-	for i := range names {
-		names[i] = fmt.Sprintf("job-%07d", i)
+	// idle: jobs this replica has not counted a run of (every job on a follower); counted:
+	// each with one run counted.
+	for _, counted := range []bool{false, true} {
+		b.Run(map[bool]string{false: "idle", true: "counted"}[counted], func(b *testing.B) {
+			// The names exist before the first reading, as the job cache holds them anyway.
+			names := make([]string, b.N)
+			for i := range names {
+				names[i] = fmt.Sprintf("job-%07d", i)
+			}
+			reg := prometheus.NewRegistry()
+			m := newMetrics(reg)
+			b.ReportAllocs()
+			kept := heapbench.Kept(func() any {
+				b.ResetTimer()
+				for i := range b.N {
+					m.addJob(names[i])
+					if counted {
+						m.counted(store.Run{Job: names[i], State: store.StateSucceeded}, 1)
+					}
+				}
+				b.StopTimer()
+				return m
+			})
+			b.ReportMetric(float64(kept)/float64(b.N), "heapB/job")
+			runtime.KeepAlive(names)
+		})
 	}
-	reg := prometheus.NewRegistry()
-	m := newMetrics(reg)
-	b.ReportAllocs()
-	kept := heapbench.Kept(func() any {
-		b.ResetTimer()
-		for i := range b.N {
-			m.addJob(names[i])
-		}
-		b.StopTimer()
-		return m
-	})
-	b.ReportMetric(float64(kept)/float64(b.N), "heapB/job")
-	runtime.KeepAlive(names)
 }
 
 // BenchmarkMetricsCollect10k is the scrape side of the same trade: one Gather of a registry

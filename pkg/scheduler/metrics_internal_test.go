@@ -97,6 +97,31 @@ func TestJobSeriesCreated(t *testing.T) {
 	}
 }
 
+// A job's counts are made at its first count: until then it is exported at zero from the
+// map entry alone (most jobs on most replicas never get counts).
+func TestJobCountsAtFirstCount(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := newMetrics(reg)
+	m.addJob("a")
+	m.addJob("b")
+	m.skip("b", store.ReasonOverlap, 2)
+	if c := m.jobs.jobs["a"].c; c != nil {
+		t.Errorf("job a has counts %p before its first count", c)
+	}
+	if m.jobs.jobs["b"].c == nil {
+		t.Error("job b has no counts after its first")
+	}
+	got := perJob(t, reg)
+	want := with(fresh("a"), fresh("b"))
+	want[`schedulerd_runs_skipped_total{job_name="b",reason="overlap"}`] = 2
+	if !maps.Equal(got, want) {
+		t.Errorf("series %v, want %v", got, want)
+	}
+	if noCounts.runs[0].Load() != 0 || noCounts.skipped[2].Load() != 0 {
+		t.Error("the shared zero counts were written")
+	}
+}
+
 func TestJobSeries(t *testing.T) {
 	run := func(job string, state store.State, reason string) store.Run {
 		return store.Run{Job: job, State: state, Reason: reason}
