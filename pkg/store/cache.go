@@ -244,9 +244,19 @@ func (s *Subscription) Take() []string {
 	for n := range s.dirty {
 		names = append(names, n)
 	}
-	clear(s.dirty)
+	if len(names) > takeReuse {
+		// A map keeps the room it grew to, cleared or not, and a replica's first list marks
+		// every job in every subscription: 43 B per job for as long as the replica ran.
+		s.dirty = make(map[string]struct{})
+	} else {
+		clear(s.dirty)
+	}
 	return names
 }
+
+// takeReuse is the most names after which Take clears the map for the next changes rather
+// than making a new one: a few changes at a time, the common case, allocate nothing.
+const takeReuse = 64
 
 // Close stops tracking.
 func (s *Subscription) Close() {
