@@ -143,6 +143,11 @@ func TestQuickRunOfEveryScenario(t *testing.T) {
 		if ph.Leader.RSSBytes == 0 || ph.Follower.RSSBytes == 0 || ph.Leader.HeapInuseBytes == 0 {
 			t.Errorf("footprint phase %+v: want memory figures", ph)
 		}
+		for _, p := range []procSample{ph.Leader, ph.Follower} {
+			if p.RSSAnonBytes == 0 || p.RSSFileBytes == 0 || p.RSSAnonBytes+p.RSSFileBytes > p.RSSBytes {
+				t.Errorf("footprint: RSS %d B split into anonymous %d B and file %d B; want both, within it", p.RSSBytes, p.RSSAnonBytes, p.RSSFileBytes)
+			}
+		}
 	}
 	if fp.SpecBytes == 0 || fp.Takeover.NewLeader == "" || fp.Takeover.NewLeader == fp.Takeover.OldLeader {
 		t.Errorf("footprint: spec %d B, takeover %+v", fp.SpecBytes, fp.Takeover)

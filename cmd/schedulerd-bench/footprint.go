@@ -52,6 +52,11 @@ type footprintResults struct {
 
 type procSample struct {
 	RSSBytes int64 `json:"rssBytes"`
+	// RSSAnonBytes and RSSFileBytes split RSSBytes: anonymous memory (heap, stacks) and the
+	// binary's pages that have been touched, which grow with the code a replica has run,
+	// not with its jobs.
+	RSSAnonBytes int64 `json:"rssAnonBytes"`
+	RSSFileBytes int64 `json:"rssFileBytes"`
 	// HeapInuseBytes is go_memstats_heap_inuse_bytes right after a garbage collection.
 	HeapInuseBytes float64 `json:"heapInuseBytes"`
 	CPUPercent     float64 `json:"cpuPercent"` // of one core, over the phase's window
@@ -65,10 +70,12 @@ type phaseSample struct {
 
 // perJob is (idle − empty) / jobs, in bytes.
 type perJob struct {
-	LeaderRSS    float64 `json:"leaderRss"`
-	LeaderHeap   float64 `json:"leaderHeap"`
-	FollowerRSS  float64 `json:"followerRss"`
-	FollowerHeap float64 `json:"followerHeap"`
+	LeaderRSS       float64 `json:"leaderRss"`
+	LeaderRSSAnon   float64 `json:"leaderRssAnon"`
+	LeaderHeap      float64 `json:"leaderHeap"`
+	FollowerRSS     float64 `json:"followerRss"`
+	FollowerRSSAnon float64 `json:"followerRssAnon"`
+	FollowerHeap    float64 `json:"followerHeap"`
 }
 
 type dbSample struct {
@@ -139,12 +146,14 @@ func (b *bench) footprint(ctx context.Context) (*footprintReport, error) {
 	}
 	n := float64(p.Jobs)
 	res.PerJob = perJob{
-		LeaderRSS:    round(float64(res.Idle.Leader.RSSBytes-res.Empty.Leader.RSSBytes)/n, 0),
-		LeaderHeap:   round((res.Idle.Leader.HeapInuseBytes-res.Empty.Leader.HeapInuseBytes)/n, 0),
-		FollowerRSS:  round(float64(res.Idle.Follower.RSSBytes-res.Empty.Follower.RSSBytes)/n, 0),
-		FollowerHeap: round((res.Idle.Follower.HeapInuseBytes-res.Empty.Follower.HeapInuseBytes)/n, 0),
+		LeaderRSS:       round(float64(res.Idle.Leader.RSSBytes-res.Empty.Leader.RSSBytes)/n, 0),
+		LeaderRSSAnon:   round(float64(res.Idle.Leader.RSSAnonBytes-res.Empty.Leader.RSSAnonBytes)/n, 0),
+		LeaderHeap:      round((res.Idle.Leader.HeapInuseBytes-res.Empty.Leader.HeapInuseBytes)/n, 0),
+		FollowerRSS:     round(float64(res.Idle.Follower.RSSBytes-res.Empty.Follower.RSSBytes)/n, 0),
+		FollowerRSSAnon: round(float64(res.Idle.Follower.RSSAnonBytes-res.Empty.Follower.RSSAnonBytes)/n, 0),
+		FollowerHeap:    round((res.Idle.Follower.HeapInuseBytes-res.Empty.Follower.HeapInuseBytes)/n, 0),
 	}
-	b.say("footprint: %d idle jobs: leader +%.0f B/job RSS, +%.0f B/job heap", p.Jobs, res.PerJob.LeaderRSS, res.PerJob.LeaderHeap)
+	b.say("footprint: %d idle jobs: leader +%.0f B/job RSS (anonymous +%.0f), +%.0f B/job heap", p.Jobs, res.PerJob.LeaderRSS, res.PerJob.LeaderRSSAnon, res.PerJob.LeaderHeap)
 
 	if res.Takeover, err = c.takeover(ctx, p.Jobs); err != nil {
 		return nil, err
@@ -267,7 +276,7 @@ func (c *cluster) endPhase(ctx context.Context, p phase) (phaseSample, error) {
 		if err != nil {
 			return ph, err
 		}
-		*x.out = procSample{RSSBytes: now.RSS, HeapInuseBytes: float64(heap),
+		*x.out = procSample{RSSBytes: now.RSS, RSSAnonBytes: now.RSSAnon, RSSFileBytes: now.RSSFile, HeapInuseBytes: float64(heap),
 			CPUPercent: round(100*(now.CPUSecs-x.before.CPUSecs)/elapsed, 1)}
 	}
 	return ph, nil

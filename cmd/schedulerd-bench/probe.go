@@ -82,31 +82,39 @@ series:
 
 // procStats is what /proc says about a process.
 type procStats struct {
-	RSS     int64   // resident set, bytes (VmRSS)
-	CPUSecs float64 // user + system CPU time, seconds
+	RSS int64 // resident set, bytes (VmRSS)
+	// RSSAnon and RSSFile split RSS: anonymous memory (the heap, stacks) and file-backed
+	// pages (the binary's code and data, as far as it has run).
+	RSSAnon, RSSFile int64
+	CPUSecs          float64 // user + system CPU time, seconds
 }
 
 // clockTicks is Linux's USER_HZ, the unit of utime and stime in /proc/<pid>/stat (fixed at 100
 // on every architecture Go supports on Linux).
 const clockTicks = 100
 
-// readProc reads /proc/<pid>/status (VmRSS) and /proc/<pid>/stat (utime, stime).
+// readProc reads /proc/<pid>/status (VmRSS, RssAnon, RssFile) and /proc/<pid>/stat (utime,
+// stime).
 func readProc(pid int) (procStats, error) {
 	var s procStats
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return s, err
 	}
+	fields := map[string]*int64{"VmRSS": &s.RSS, "RssAnon": &s.RSSAnon, "RssFile": &s.RSSFile}
 	for line := range strings.Lines(string(status)) {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(v) // "123456 kB"
-			if len(f) == 2 && f[1] == "kB" {
-				kb, err := strconv.ParseInt(f[0], 10, 64)
-				if err != nil {
-					return s, fmt.Errorf("/proc/%d/status VmRSS: %w", pid, err)
-				}
-				s.RSS = kb << 10
+		name, v, ok := strings.Cut(line, ":")
+		out := fields[name]
+		if !ok || out == nil {
+			continue
+		}
+		f := strings.Fields(v) // "123456 kB"
+		if len(f) == 2 && f[1] == "kB" {
+			kb, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil {
+				return s, fmt.Errorf("/proc/%d/status %s: %w", pid, name, err)
 			}
+			*out = kb << 10
 		}
 	}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

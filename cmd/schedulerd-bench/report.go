@@ -118,8 +118,8 @@ func (r *report) writeScenario(out io.Writer, s string) error {
 			row(ph.name, mib(ph.s.Leader.RSSBytes), mib(int64(ph.s.Leader.HeapInuseBytes)), f1(ph.s.Leader.CPUPercent),
 				mib(ph.s.Follower.RSSBytes), mib(int64(ph.s.Follower.HeapInuseBytes)), f1(ph.s.Follower.CPUPercent))
 		}
-		fmt.Fprintf(w, "per job (idle − no jobs): leader RSS %.0f B, heap %.0f B; follower RSS %.0f B, heap %.0f B\n",
-			fr.PerJob.LeaderRSS, fr.PerJob.LeaderHeap, fr.PerJob.FollowerRSS, fr.PerJob.FollowerHeap)
+		fmt.Fprintf(w, "per job (idle − no jobs): leader RSS %.0f B (anonymous %.0f), heap %.0f B; follower RSS %.0f B (anonymous %.0f), heap %.0f B\n",
+			fr.PerJob.LeaderRSS, fr.PerJob.LeaderRSSAnon, fr.PerJob.LeaderHeap, fr.PerJob.FollowerRSS, fr.PerJob.FollowerRSSAnon, fr.PerJob.FollowerHeap)
 		fmt.Fprintf(w, "new leader after SIGTERM at %d jobs: loop ready %.0f ms, first dispatch (probe job) %.0f ms\n", fr.Takeover.Jobs, fr.Takeover.ReadyMs, fr.Takeover.FirstDispatchMs)
 		bw := fr.BusyWrites
 		fmt.Fprintf(w, "busy: %.1f dispatches/s; etcd per run: %.2f proposals, %.2f puts, %.2f deletes (%d runs)\n", fr.Busy.DispatchesPerSec,
