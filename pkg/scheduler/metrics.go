@@ -152,7 +152,7 @@ type jobSeries struct {
 
 // jobEntry is one job's series: its counts, nil while all are zero. Most jobs have none on
 // most replicas (only the leader counts, and only the runs it saw finish), and idle, 10 000
-// jobs' counts were 1.4 MB of the heap, twice that in RSS.
+// jobs' counts were 1.4 MB of the heap.
 type jobEntry struct {
 	created int64 // unix ns: the created timestamp of the job's counters
 	c       *jobCounts
