@@ -191,8 +191,10 @@ func (l *loop) establish() error {
 		}
 	}
 	l.sub.Take() // everything is planned from the cache as of now
-	for _, j := range l.s.cfg.Cache.List() {
-		l.replan(j)
+	for _, name := range l.s.cfg.Cache.Names() {
+		if j, ok := l.s.cfg.Cache.Get(name); ok {
+			l.replan(j)
+		}
 	}
 	l.triggers, l.triggersDue = l.s.cfg.Store.WatchTriggers(l.term), true
 	return nil

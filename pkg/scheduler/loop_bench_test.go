@@ -47,7 +47,7 @@ func benchDueSlots(b *testing.B, jobs int) {
 	for i := range jobs {
 		putJob(b, a.store, fmt.Sprintf("job-%04d", i), httpSpec("http://127.0.0.1:9/", "@every 1s"), t0)
 	}
-	etcdtest.WaitFor(b, 20*time.Second, "the cache", func() bool { return len(a.cache.List()) == jobs })
+	etcdtest.WaitFor(b, 20*time.Second, "the cache", func() bool { return len(a.cache.Names()) == jobs })
 	leaderOf(b, a)
 	a.currentTerm(b)
 	b.ResetTimer()

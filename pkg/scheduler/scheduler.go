@@ -167,8 +167,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	var watcher sync.WaitGroup
 	watcher.Go(func() { s.watchCancels(ctx) })
 	defer watcher.Wait()
-	for _, j := range s.cfg.Cache.List() {
-		s.metrics.addJob(j.Name)
+	for _, name := range s.cfg.Cache.Names() {
+		s.metrics.addJob(name)
 	}
 	for {
 		select {

@@ -41,6 +41,17 @@ func versions(jobs []job.Job) map[string]int64 {
 	return m
 }
 
+// cached is the version of every job in c, by name.
+func cached(c *store.Cache) map[string]int64 {
+	m := make(map[string]int64)
+	for _, name := range c.Names() {
+		if j, ok := c.Get(name); ok {
+			m[name] = j.Version
+		}
+	}
+	return m
+}
+
 func equalMaps(a, b map[string]int64) bool {
 	if len(a) != len(b) {
 		return false
@@ -75,7 +86,7 @@ func TestCacheSurvivesCompaction(t *testing.T) {
 	runCache(t, cache)
 	sub := cache.Subscribe()
 	defer sub.Close()
-	if got := versions(cache.List()); len(got) != 3 {
+	if got := cached(cache); len(got) != 3 {
 		t.Fatalf("initial cache %v", got)
 	}
 
@@ -102,7 +113,7 @@ func TestCacheSurvivesCompaction(t *testing.T) {
 
 	etcdtest.WaitFor(t, 30*time.Second, "cache to equal etcd after compaction", func() bool {
 		want, _, err := writer.ListJobs(ctx)
-		return err == nil && equalMaps(versions(cache.List()), versions(want))
+		return err == nil && equalMaps(cached(cache), versions(want))
 	})
 	if n := promtest.Value(t, reg, "schedulerd_cache_watch_restarts_total", "reason", "compacted"); n < 1 {
 		t.Errorf("expected a compaction restart to be counted, got %v", n)
@@ -157,7 +168,7 @@ func TestJobsByState(t *testing.T) {
 	paused.Paused = true
 	put("paused", paused)
 	until := spec("@hourly")
-	until.Paused, until.Pause.Until = true, t0.Add(time.Hour)
+	until.Paused, until.Pause = true, &job.Pause{Until: t0.Add(time.Hour)}
 	put("paused-until", until)
 	put("once", spec("@at "+t0.Add(30*time.Minute).Format(time.RFC3339)))
 	runCache(t, cache)
