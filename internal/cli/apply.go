@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
@@ -220,8 +219,7 @@ func (a applier) plan(ctx context.Context, d document) (r result, invalid string
 	}
 	if !d.setsPaused {
 		// The server's pause stays: a pause made by hand survives the files.
-		r.spec.Paused, r.spec.Pause = live.Paused, live.Pause
-		r.spec.Pause.Since = time.Time{} // the store's to set
+		r.spec.Paused, r.spec.Pause = live.Paused, comparable(live.Spec).Pause // since: the store's to set
 		want.Paused, want.Pause = live.Paused, live.Pause
 	}
 	r.version = live.Status.Version

@@ -394,7 +394,7 @@ func TestApplyKeepsAPauseMadeByHand(t *testing.T) {
 	writeFile(t, filepath.Dir(f), "sync.yaml", strings.Replace(syncYAML, "@hourly", "@daily", 1))
 	r = cliCmd(t, srv, "jobs", "apply", "-f", f)
 	mustSucceed(t, r)
-	if got := getJob(t, srv, "sync"); r.stdout != "job sync changed\n  schedule: \"@hourly\" -> \"@daily\"\n" || !got.Paused || got.Pause.Note != "incident 7" {
+	if got := getJob(t, srv, "sync"); r.stdout != "job sync changed\n  schedule: \"@hourly\" -> \"@daily\"\n" || !got.Paused || got.Pause == nil || got.Pause.Note != "incident 7" {
 		t.Errorf("apply of a change over a paused job: %s\njob: %+v", r, got.Spec)
 	}
 	// A file that says paused: false resumes it.

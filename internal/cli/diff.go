@@ -26,7 +26,11 @@ const hiddenValue = `"(hidden)"`
 
 // comparable is a spec as apply compares it: without the read-only pause.since.
 func comparable(s job.Spec) job.Spec {
-	s.Pause.Since = time.Time{}
+	if s.Pause != nil {
+		p := *s.Pause // a copy: s shares it with its caller
+		p.Since = time.Time{}
+		s.Pause = &p
+	}
 	return s
 }
 

@@ -149,10 +149,10 @@ func (g *globals) pauseCommand() *cobra.Command {
 			return call(g, cmd, func(ctx context.Context, c *client.Client) (client.Job, error) {
 				return c.PauseJob(ctx, args[0], req, client.Precondition{})
 			}, func(p printer, j client.Job) error {
-				if j.Pause.Until.IsZero() {
+				if j.Pause.End().IsZero() {
 					return line(p, "job %s paused", j.Name)
 				}
-				return line(p, "job %s paused until %s", j.Name, when(j.Pause.Until))
+				return line(p, "job %s paused until %s", j.Name, when(j.Pause.End()))
 			})
 		},
 	}
@@ -241,15 +241,19 @@ func describeJob(p printer, j client.Job) error {
 		kv("Target", h.Method+" "+h.URL)
 	}
 	if j.Paused {
-		pause := "since " + when(j.Pause.Since)
-		if j.Pause.By != "" {
-			pause += " by " + j.Pause.By
+		var p job.Pause // the server fills it in for a paused job; an empty one prints as such
+		if j.Pause != nil {
+			p = *j.Pause
 		}
-		if !j.Pause.Until.IsZero() {
-			pause += ", until " + when(j.Pause.Until)
+		pause := "since " + when(p.Since)
+		if p.By != "" {
+			pause += " by " + p.By
+		}
+		if !p.Until.IsZero() {
+			pause += ", until " + when(p.Until)
 		}
 		kv("Paused", pause)
-		kv("Pause note", j.Pause.Note)
+		kv("Pause note", p.Note)
 	}
 	for i, next := range j.Status.NextRuns {
 		if i == 0 {

@@ -196,7 +196,7 @@ func (a *API) pauseJob(w http.ResponseWriter, r *http.Request) {
 	}
 	a.editJob(w, r, "job paused", func(s *job.Spec) {
 		s.Paused = true
-		s.Pause = job.Pause{Note: body.Note, By: by(r, body.By), Until: body.Until, Record: body.Record}
+		s.Pause = &job.Pause{Note: body.Note, By: by(r, body.By), Until: body.Until, Record: body.Record}
 	})
 }
 
@@ -206,7 +206,7 @@ func (a *API) resumeJob(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, *p)
 		return
 	}
-	a.editJob(w, r, "job resumed", func(s *job.Spec) { s.Paused, s.Pause = false, job.Pause{} })
+	a.editJob(w, r, "job resumed", func(s *job.Spec) { s.Paused, s.Pause = false, nil })
 }
 
 // editJob applies change to a job's spec and stores it, conditional on the version read (or

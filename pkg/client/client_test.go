@@ -75,7 +75,7 @@ func TestJobLifecycle(t *testing.T) {
 	}
 
 	paused, err := c.PauseJob(ctx, "report", client.PauseRequest{Note: "disk swap", By: "alice"}, client.Precondition{})
-	if err != nil || !paused.Paused || paused.Pause.Note != "disk swap" || paused.Status.State != "paused" {
+	if err != nil || !paused.Paused || paused.Pause == nil || paused.Pause.Note != "disk swap" || paused.Status.State != "paused" {
 		t.Fatalf("pause: %+v, %v", paused, err)
 	}
 	if _, err := c.TriggerJob(ctx, "report", client.TriggerRequest{}); !client.IsKind(err, "job-paused") {

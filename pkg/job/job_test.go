@@ -79,8 +79,10 @@ func TestValidate(t *testing.T) {
 		{"bad retries", func(s *job.Spec) {
 			s.Retry = job.Retry{Attempts: 11, Backoff: job.Duration(time.Millisecond), MaxBackoff: job.Duration(2 * time.Hour), On: []job.RetryOn{"4xx"}}
 		}, []string{"#/retry/attempts", "#/retry/backoff", "#/retry/maxBackoff", "#/retry/on/0"}},
-		{"pause with a note and an end", func(s *job.Spec) { s.Paused, s.Pause = true, job.Pause{Note: "db migration", Until: time.Unix(100, 0)} }, nil},
-		{"pause end without pause", func(s *job.Spec) { s.Pause.Until = time.Unix(100, 0) }, []string{"#/pause/until"}},
+		{"pause with a note and an end", func(s *job.Spec) {
+			s.Paused, s.Pause = true, &job.Pause{Note: "db migration", Until: time.Unix(100, 0)}
+		}, nil},
+		{"pause end without pause", func(s *job.Spec) { s.Pause = &job.Pause{Until: time.Unix(100, 0)} }, []string{"#/pause/until"}},
 		{"bounds", func(s *job.Spec) { s.StartAt, s.EndAt = time.Unix(100, 0), time.Unix(200, 0) }, nil},
 		{"end before start", func(s *job.Spec) { s.StartAt, s.EndAt = time.Unix(200, 0), time.Unix(100, 0) }, []string{"#/endAt"}},
 		{"forbid overlap", func(s *job.Spec) { s.Concurrency = "forbid" }, nil},
@@ -250,7 +252,7 @@ func TestPauseUntil(t *testing.T) {
 	if got := j.Next(time.Time{}); !got.IsZero() {
 		t.Errorf("paused without an end: Next = %v", got)
 	}
-	j.Spec.Pause.Until = at("2026-03-01T13:00:00Z")
+	j.Spec.Pause = &job.Pause{Until: at("2026-03-01T13:00:00Z")}
 	if got := j.Next(time.Time{}); !got.Equal(at("2026-03-01T13:00:00Z")) {
 		t.Errorf("paused until 13:00: Next = %v, want 13:00 (slots during the pause are not owed)", got)
 	}

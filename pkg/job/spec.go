@@ -32,8 +32,10 @@ type Spec struct {
 	Timezone string `json:"timezone,omitempty"`
 	// Paused jobs are not scheduled; their slots while paused are not owed.
 	Paused bool `json:"paused,omitempty"`
-	// Pause says why and until when the job is paused (with Paused).
-	Pause Pause `json:"pause,omitzero"`
+	// Pause says why and until when the job is paused (with Paused); nil when it says
+	// nothing. A pointer: few jobs are paused, and every replica caches every job (88 B each
+	// as a value). Like every field of a cached spec, what it points to is read-only.
+	Pause *Pause `json:"pause,omitzero"`
 	// StartAt and EndAt bound the slots: none before StartAt, none after EndAt.
 	StartAt time.Time `json:"startAt,omitzero"`
 	EndAt   time.Time `json:"endAt,omitzero"`
@@ -124,8 +126,19 @@ type Pause struct {
 // MaxPausedRecords bounds the skipped/paused records one pause writes.
 const MaxPausedRecords = 100
 
-// Records reports whether slots during the pause are recorded.
-func (p Pause) Records() bool { return p.Record == nil || *p.Record }
+// Records reports whether slots during the pause are recorded (by default they are).
+func (p *Pause) Records() bool { return p == nil || p.Record == nil || *p.Record }
+
+// IsZero reports whether the pause says nothing; JSON leaves such a pause out.
+func (p *Pause) IsZero() bool { return p == nil || *p == (Pause{}) }
+
+// End is when the pause ends by itself: Until, zero for a pause without an end (or none).
+func (p *Pause) End() time.Time {
+	if p == nil {
+		return time.Time{}
+	}
+	return p.Until
+}
 
 // History is the retention of a job's run records: the newest Keep are kept, and none older
 // than MaxAge.
@@ -240,9 +253,14 @@ func (s Spec) WithDefaults() Spec {
 	if s.Concurrency == "" {
 		s.Concurrency = ConcurrencyAllow
 	}
-	if s.Paused && s.Pause.Record == nil {
+	if s.Paused && (s.Pause == nil || s.Pause.Record == nil) {
+		p := Pause{}
+		if s.Pause != nil {
+			p = *s.Pause // a copy: the one pointed to may be someone else's
+		}
 		yes := true
-		s.Pause.Record = &yes
+		p.Record = &yes
+		s.Pause = &p
 	}
 	if s.Misfire.CatchUp == "" {
 		s.Misfire.CatchUp = CatchUpLatest
@@ -303,12 +321,12 @@ func (j *Job) Compile() {
 // Next returns the first slot to dispatch after both the cursor (the last slot already
 // claimed or skipped) and ScheduledFrom; the zero time when the job cannot fire.
 func (j *Job) Next(cursor time.Time) time.Time {
-	if j.Schedule == nil || (j.Spec.Paused && j.Spec.Pause.Until.IsZero()) {
+	if j.Schedule == nil || (j.Spec.Paused && j.Spec.Pause.End().IsZero()) {
 		return time.Time{}
 	}
 	start := j.Spec.StartAt
-	if j.Spec.Paused && j.Spec.Pause.Until.After(start) {
-		start = j.Spec.Pause.Until // a pause with an end is a late start
+	if j.Spec.Paused && j.Spec.Pause.End().After(start) {
+		start = j.Spec.Pause.End() // a pause with an end is a late start
 	}
 	return j.slotAfter(cursor, start)
 }
@@ -322,7 +340,7 @@ func (j *Job) NextSlot(cursor time.Time) (time.Time, bool) {
 		return j.Next(cursor), false
 	}
 	in := func(slot time.Time) bool {
-		return !slot.IsZero() && (j.Spec.Pause.Until.IsZero() || slot.Before(j.Spec.Pause.Until))
+		return !slot.IsZero() && (j.Spec.Pause.End().IsZero() || slot.Before(j.Spec.Pause.End()))
 	}
 	next := j.slotAfter(cursor, j.Spec.StartAt)
 	if !in(next) {
@@ -360,7 +378,7 @@ func (j *Job) slotAfter(cursor, start time.Time) time.Time {
 
 // PausedAt reports whether the job is paused at now (paused, and not past pause.until).
 func (j *Job) PausedAt(now time.Time) bool {
-	return j.Spec.Paused && (j.Spec.Pause.Until.IsZero() || now.Before(j.Spec.Pause.Until))
+	return j.Spec.Paused && (j.Spec.Pause.End().IsZero() || now.Before(j.Spec.Pause.End()))
 }
 
 // Reanchors reports whether changing from old to s starts a new schedule (see ScheduledFrom).

@@ -133,14 +133,16 @@ func (s Spec) Validate() error {
 	if _, err := schedule.Parse(s.Schedule, loc); err != nil {
 		v.add("#/schedule", "%v", err)
 	}
-	if len(s.Pause.Note) > MaxDescriptionLength {
-		v.add("#/pause/note", "must be at most %d bytes", MaxDescriptionLength)
-	}
-	if len(s.Pause.By) > MaxNameLength {
-		v.add("#/pause/by", "must be at most %d bytes", MaxNameLength)
-	}
-	if !s.Pause.Until.IsZero() && !s.Paused {
-		v.add("#/pause/until", "only with \"paused\": true")
+	if p := s.Pause; p != nil {
+		if len(p.Note) > MaxDescriptionLength {
+			v.add("#/pause/note", "must be at most %d bytes", MaxDescriptionLength)
+		}
+		if len(p.By) > MaxNameLength {
+			v.add("#/pause/by", "must be at most %d bytes", MaxNameLength)
+		}
+		if !p.Until.IsZero() && !s.Paused {
+			v.add("#/pause/until", "only with \"paused\": true")
+		}
 	}
 	if !s.StartAt.IsZero() && !s.EndAt.IsZero() && !s.EndAt.After(s.StartAt) {
 		v.add("#/endAt", "must be after startAt")
@@ -317,10 +319,13 @@ func (t Target) validate(v *ValidationError) {
 	}
 }
 
-// Normalize returns s with cosmetic variation removed (method case, surrounding spaces), so
+// Normalize returns s with cosmetic variation removed (method case, surrounding spaces, an empty pause), so
 // equal intents store equal specs.
 func (s Spec) Normalize() Spec {
 	s.Schedule = strings.TrimSpace(s.Schedule)
+	if s.Pause.IsZero() {
+		s.Pause = nil // "pause": {} says nothing
+	}
 	if h := s.Target.HTTP; h != nil {
 		c := *h
 		c.Method = strings.ToUpper(c.Method)

@@ -819,7 +819,7 @@ func TestPauseUntilResumes(t *testing.T) {
 			tg := newTarget(t, 204)
 			a := startReplica(t, e, "a", clock, replicaOpts{})
 			sp := httpSpec(tg.srv.URL, "@every 10s")
-			sp.Paused, sp.Pause = true, job.Pause{Note: "maintenance", Until: t0.Add(30 * time.Second), Record: tc.record}
+			sp.Paused, sp.Pause = true, &job.Pause{Note: "maintenance", Until: t0.Add(30 * time.Second), Record: tc.record}
 			putJob(t, a.store, "p", sp, t0)
 			leaderOf(t, a)
 			etcdtest.WaitFor(t, 20*time.Second, "the first slot after the pause", func() bool {

@@ -79,17 +79,25 @@ func (s *Store) PutJob(ctx context.Context, name string, spec job.Spec, now time
 		// When the pause began is the store's to say: kept while the job stays paused. A pause
 		// whose until has passed is over, so pausing again starts a new one.
 		pausing := (&job.Job{Spec: spec}).PausedAt(now)
-		spec.Pause.Since = time.Time{}
+		var since time.Time
 		if spec.Paused {
-			spec.Pause.Since = now
+			since = now
+		}
+		var old job.Job
+		if exists {
+			old = s.decodeJob(resp.Kvs[0])
+		}
+		wasPaused := exists && old.Invalid == nil && old.PausedAt(now)
+		if exists && old.Invalid == nil && old.Spec.Paused && spec.Paused && (wasPaused || !pausing) {
+			since = old.Spec.Pause.Since // paused by WithDefaults: not nil
+		}
+		if spec.Pause != nil {
+			p := *spec.Pause // a copy: the caller's stays as it was
+			p.Since = since
+			spec.Pause = &p
 		}
 		if exists {
 			kv := resp.Kvs[0]
-			old := s.decodeJob(kv)
-			wasPaused := old.Invalid == nil && old.PausedAt(now)
-			if old.Invalid == nil && old.Spec.Paused && spec.Paused && (wasPaused || !pausing) {
-				spec.Pause.Since = old.Spec.Pause.Since
-			}
 			if old.Invalid == nil && reflect.DeepEqual(old.Spec, spec) {
 				return old, false, nil
 			}

@@ -316,10 +316,14 @@ func TestPauseSince(t *testing.T) {
 	ctx := context.Background()
 	paused := spec("@every 1m")
 	paused.Paused = true
-	paused.Pause = job.Pause{Note: "first", Until: t0.Add(time.Hour)}
+	record := true // set, so that no default makes a copy of the caller's pause before PutJob
+	paused.Pause = &job.Pause{Note: "first", Until: t0.Add(time.Hour), Record: &record}
 	j, _, err := s.PutJob(ctx, "tick", paused, t0, 0)
 	if err != nil || !j.Spec.Pause.Since.Equal(t0) || !j.ScheduledFrom.Equal(t0) {
 		t.Fatalf("pause: since %v anchor %v (%v)", j.Spec.Pause.Since, j.ScheduledFrom, err)
+	}
+	if !paused.Pause.Since.IsZero() {
+		t.Errorf("PutJob wrote into the caller's pause: since %v", paused.Pause.Since)
 	}
 	paused.Pause.Note = "still"
 	paused.Pause.Since = t0.Add(-time.Hour) // a client's value is not taken
@@ -327,12 +331,12 @@ func TestPauseSince(t *testing.T) {
 		t.Errorf("edit during the pause: since %v (%v), want %v", j.Spec.Pause.Since, err, t0)
 	}
 	again := spec("@every 1m")
-	again.Paused, again.Pause = true, job.Pause{Note: "again"}
+	again.Paused, again.Pause = true, &job.Pause{Note: "again"}
 	later := t0.Add(2 * time.Hour) // past the first pause's until
 	if j, _, err = s.PutJob(ctx, "tick", again, later, 0); err != nil || !j.Spec.Pause.Since.Equal(later) || !j.ScheduledFrom.Equal(later) {
 		t.Errorf("new pause after the first ended: since %v anchor %v (%v), want both %v", j.Spec.Pause.Since, j.ScheduledFrom, err, later)
 	}
-	if j, _, err = s.PutJob(ctx, "tick", spec("@every 1m"), later.Add(time.Hour), 0); err != nil || !j.Spec.Pause.Since.IsZero() {
-		t.Errorf("resumed: since %v (%v)", j.Spec.Pause.Since, err)
+	if j, _, err = s.PutJob(ctx, "tick", spec("@every 1m"), later.Add(time.Hour), 0); err != nil || j.Spec.Pause != nil {
+		t.Errorf("resumed: pause %+v (%v)", j.Spec.Pause, err)
 	}
 }
