@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,6 +140,9 @@ func TestQuickRunOfEveryScenario(t *testing.T) {
 	}
 
 	fp := s.Footprint.Results
+	if want := float64(fp.Busy.Leader.RSSBytes-fp.Empty.Leader.RSSBytes) / float64(s.Footprint.Parameters.Jobs); fp.PerJob.BusyLeaderRSS != math.Round(want) {
+		t.Errorf("footprint: busy leader RSS per job %v, want (busy − no jobs) / jobs = %.0f", fp.PerJob.BusyLeaderRSS, want)
+	}
 	for _, ph := range []phaseSample{fp.Empty, fp.Idle, fp.Busy} {
 		if ph.Leader.RSSBytes == 0 || ph.Follower.RSSBytes == 0 || ph.Leader.HeapInuseBytes == 0 {
 			t.Errorf("footprint phase %+v: want memory figures", ph)

@@ -68,7 +68,8 @@ type phaseSample struct {
 	DispatchesPerSec float64    `json:"dispatchesPerSec"`
 }
 
-// perJob is (idle − empty) / jobs, in bytes.
+// perJob is (idle − empty) / jobs, in bytes; BusyLeaderRSS is (busy − empty) / jobs for the
+// leader, all of its RSS with the busy jobs running charged to the idle jobs.
 type perJob struct {
 	LeaderRSS       float64 `json:"leaderRss"`
 	LeaderRSSAnon   float64 `json:"leaderRssAnon"`
@@ -76,6 +77,7 @@ type perJob struct {
 	FollowerRSS     float64 `json:"followerRss"`
 	FollowerRSSAnon float64 `json:"followerRssAnon"`
 	FollowerHeap    float64 `json:"followerHeap"`
+	BusyLeaderRSS   float64 `json:"busyLeaderRss"`
 }
 
 type dbSample struct {
@@ -227,6 +229,7 @@ func (b *bench) footprint(ctx context.Context) (*footprintReport, error) {
 		return nil, err
 	}
 	res.BusyWrites = writesBetween(e0, e1, runs)
+	res.PerJob.BusyLeaderRSS = round(float64(res.Busy.Leader.RSSBytes-res.Empty.Leader.RSSBytes)/n, 0)
 	return r, nil
 }
 

@@ -80,6 +80,11 @@ func (r *report) goals() []goal {
 		add(fmt.Sprintf("memory per job beyond its spec (RSS, %d jobs)", f.Parameters.Jobs), "≤ 2 KiB",
 			fmt.Sprintf("%.0f B (RSS leader %.0f, follower %.0f; heap %.0f / %.0f; minus the spec's %d B)", beyond, fr.PerJob.LeaderRSS, fr.PerJob.FollowerRSS,
 				fr.PerJob.LeaderHeap, fr.PerJob.FollowerHeap, fr.SpecBytes), beyond <= 2048)
+		if fr.PerJob.BusyLeaderRSS > 0 {
+			busy := fr.PerJob.BusyLeaderRSS - float64(fr.SpecBytes)
+			add(fmt.Sprintf("memory per job beyond its spec, busy (leader RSS with %d jobs @every 1s ÷ %d jobs)", f.Parameters.BusyJobs, f.Parameters.Jobs), "≤ 2 KiB",
+				fmt.Sprintf("%.0f B (%.0f B minus the spec's %d B)", busy, fr.PerJob.BusyLeaderRSS, fr.SpecBytes), busy <= 2048)
+		}
 		if bw := fr.BusyWrites; bw.Runs > 0 {
 			add(fmt.Sprintf("etcd writes per dispatched run (raft proposals; %.0f s, %d jobs @every 1s, pruning included)", f.Parameters.BusyWindowSeconds, f.Parameters.BusyJobs+1),
 				"≤ 2", fmt.Sprintf("%.2f proposals (%.2f puts, %.2f deletes)", bw.ProposalsPerRun, bw.PutsPerRun, bw.DeletesPerRun),

@@ -120,6 +120,8 @@ func (r *report) writeScenario(out io.Writer, s string) error {
 		}
 		fmt.Fprintf(w, "per job (idle − no jobs): leader RSS %.0f B (anonymous %.0f), heap %.0f B; follower RSS %.0f B (anonymous %.0f), heap %.0f B\n",
 			fr.PerJob.LeaderRSS, fr.PerJob.LeaderRSSAnon, fr.PerJob.LeaderHeap, fr.PerJob.FollowerRSS, fr.PerJob.FollowerRSSAnon, fr.PerJob.FollowerHeap)
+		fmt.Fprintf(w, "busy leader: RSS %.0f B per idle job (busy − no jobs), %.1f MiB more than the idle leader's\n",
+			fr.PerJob.BusyLeaderRSS, float64(fr.Busy.Leader.RSSBytes-fr.Idle.Leader.RSSBytes)/(1<<20))
 		fmt.Fprintf(w, "new leader after SIGTERM at %d jobs: loop ready %.0f ms, first dispatch (probe job) %.0f ms\n", fr.Takeover.Jobs, fr.Takeover.ReadyMs, fr.Takeover.FirstDispatchMs)
 		bw := fr.BusyWrites
 		fmt.Fprintf(w, "busy: %.1f dispatches/s; etcd per run: %.2f proposals, %.2f puts, %.2f deletes (%d runs)\n", fr.Busy.DispatchesPerSec,
