@@ -94,7 +94,9 @@ func (s *Store) PutJob(ctx context.Context, name string, spec job.Spec, now time
 		if spec.Pause != nil {
 			p := *spec.Pause // a copy: the caller's stays as it was
 			p.Since = since
-			spec.Pause = &p
+			if spec.Pause = &p; p.IsZero() {
+				spec.Pause = nil // it said only since, which is the store's to say
+			}
 		}
 		if exists {
 			kv := resp.Kvs[0]

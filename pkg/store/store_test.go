@@ -339,4 +339,14 @@ func TestPauseSince(t *testing.T) {
 	if j, _, err = s.PutJob(ctx, "tick", spec("@every 1m"), later.Add(time.Hour), 0); err != nil || j.Spec.Pause != nil {
 		t.Errorf("resumed: pause %+v (%v)", j.Spec.Pause, err)
 	}
+	// A pause that says only since says nothing the store keeps: put again, it writes nothing.
+	onlySince := spec("@every 1m")
+	onlySince.Pause = &job.Pause{Since: t0}
+	first, _, err := s.PutJob(ctx, "since-only", onlySince, t0, 0)
+	if err != nil || first.Spec.Pause != nil {
+		t.Fatalf("pause with only since: %+v (%v), want none", first.Spec.Pause, err)
+	}
+	if again, _, err := s.PutJob(ctx, "since-only", onlySince, t0.Add(time.Minute), 0); err != nil || again.Version != first.Version {
+		t.Errorf("the same spec put again: version %d → %d (%v), want no write", first.Version, again.Version, err)
+	}
 }
