@@ -116,6 +116,9 @@ func TestQuickRunOfEveryScenario(t *testing.T) {
 	if sp := l.Spread[0]; sp.SlotsOwed == 0 || sp.Delivered != sp.SlotsOwed || sp.Lateness.Count != sp.Delivered {
 		t.Errorf("lateness spread: %+v, want every owed slot delivered", sp)
 	}
+	if f := l.Spread[0].Floor; f.PerSecond != 1 || f.Seconds < 1 || f.Lateness.Count != f.PerSecond*f.Seconds || f.Lateness.P99 <= 0 {
+		t.Errorf("lateness floor: %+v, want one request a second (60 jobs) for every second measured", f)
+	}
 	if a := l.Aligned[0]; len(a.Instants) != 1 || a.Instants[0].Delivered != a.Jobs || a.Jobs == 0 {
 		t.Errorf("lateness aligned: %+v, want every job delivered at the instant", a)
 	}

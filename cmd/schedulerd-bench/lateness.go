@@ -43,6 +43,8 @@ type spreadResult struct {
 	SlotsOwed int  `json:"slotsOwed"`
 	Delivered int  `json:"delivered"`
 	Lateness  dist `json:"lateness"`
+	// Floor is the same bursts from a bare HTTP client, measured first in the same cluster.
+	Floor burstFloor `json:"floor"`
 }
 
 type alignedResult struct {
@@ -95,6 +97,10 @@ func (b *bench) spread(ctx context.Context, n int, window time.Duration) (spread
 	if err := c.startReplicas(ctx, 10*time.Second); err != nil {
 		return s, err
 	}
+	if s.Floor, err = c.burstFloor(ctx, (n+59)/60, int(min(window, 20*time.Second).Seconds())); err != nil {
+		return s, err
+	}
+	b.say("lateness: %d spread: this machine's floor for %d requests at once: p50 %.1f ms, p99 %.1f ms", n, s.Floor.PerSecond, s.Floor.Lateness.P50, s.Floor.Lateness.P99)
 	name := func(i int) string { return fmt.Sprintf("spread-%06d", i) }
 	took, err := c.putJobs(ctx, 0, n, name, func(i int) job.Spec { return c.httpJob(fmt.Sprintf("%d * * * * *", i%60)) })
 	if err != nil {

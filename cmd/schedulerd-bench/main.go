@@ -41,5 +41,6 @@ func newRootCommand() *cobra.Command {
 	o.flags(root.Flags())
 
 	root.AddCommand(localcluster.ChildCommands()...) // what it re-executes itself as
+	root.AddCommand(burstClientCommand())
 	return root
 }

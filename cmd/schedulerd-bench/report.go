@@ -84,6 +84,8 @@ func (r *report) writeScenario(out io.Writer, s string) error {
 		row("variant", "jobs", "slots", "delivered", "p50 ms", "p99 ms", "max ms", "all dispatched after ms")
 		for _, s := range l.Results.Spread {
 			row("spread", s.Jobs, s.SlotsOwed, s.Delivered, f1(s.Lateness.P50), f1(s.Lateness.P99), f1(s.Lateness.Max), "")
+			row(fmt.Sprintf("  floor: %d at once", s.Floor.PerSecond), "", s.Floor.Lateness.Count, s.Floor.Lateness.Count,
+				f1(s.Floor.Lateness.P50), f1(s.Floor.Lateness.P99), f1(s.Floor.Lateness.Max), "")
 		}
 		for _, a := range l.Results.Aligned {
 			for _, in := range a.Instants {
