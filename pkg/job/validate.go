@@ -319,8 +319,8 @@ func (t Target) validate(v *ValidationError) {
 	}
 }
 
-// Normalize returns s with cosmetic variation removed (method case, surrounding spaces, an empty pause), so
-// equal intents store equal specs.
+// Normalize returns s with cosmetic variation removed (method case, surrounding spaces, an
+// empty pause), so equal intents store equal specs.
 func (s Spec) Normalize() Spec {
 	s.Schedule = strings.TrimSpace(s.Schedule)
 	if s.Pause.IsZero() {
