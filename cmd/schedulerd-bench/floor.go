@@ -29,8 +29,11 @@ type burstFloor struct {
 	Lateness dist `json:"lateness"`
 }
 
+// floorPrefix starts the job name of every floor request.
+const floorPrefix = "floor-"
+
 // floorJob names the floor's i-th request of each second, as a job for the target's fence.
-func floorJob(i int) string { return fmt.Sprintf("floor-%06d", i) }
+func floorJob(i int) string { return fmt.Sprintf("%s%06d", floorPrefix, i) }
 
 // burstFloor has a child process (this binary, burst-client) send perSecond requests at each
 // of seconds+1 whole seconds to c's target, and returns the lateness of those after the first
@@ -55,7 +58,7 @@ func (c *cluster) burstFloor(ctx context.Context, perSecond, seconds int) (burst
 	}
 	var late []time.Duration
 	for _, d := range c.target.since(mark) {
-		if d.Verdict == verdictAccepted && strings.HasPrefix(d.Job, "floor-") && d.Scheduled.After(first) {
+		if d.Verdict == verdictAccepted && strings.HasPrefix(d.Job, floorPrefix) && d.Scheduled.After(first) {
 			late = append(late, d.lateness())
 		}
 	}
