@@ -28,6 +28,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"google.golang.org/grpc"
 
 	"github.com/schedulerd/schedulerd/internal/ui"
 	"github.com/schedulerd/schedulerd/pkg/api"
@@ -447,6 +448,7 @@ func (o *serveOptions) etcdClient(endpoints []string, log *zap.Logger) (*clientv
 		Username:             os.Getenv(envEtcdUsername),
 		Password:             os.Getenv(envEtcdPassword),
 		Logger:               log.Named("etcd-client").WithOptions(zap.IncreaseLevel(zap.WarnLevel)),
+		DialOptions:          []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.ForceCodecV2(etcdCodec{pool: etcdBufferPool}))},
 	}
 	if o.etcdCACert != "" || o.etcdCert != "" {
 		info := transport.TLSInfo{TrustedCAFile: o.etcdCACert, CertFile: o.etcdCert, KeyFile: o.etcdKey}
