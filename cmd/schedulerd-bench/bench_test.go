@@ -145,7 +145,7 @@ func TestQuickRunOfEveryScenario(t *testing.T) {
 	if fp.PerJob.BusyLeaderRSS == 0 {
 		t.Errorf("footprint: no busy leader RSS per job in %+v", fp.PerJob)
 	}
-	for _, ph := range []phaseSample{fp.Empty, fp.Idle, fp.Busy} {
+	for _, ph := range []phaseSample{fp.Empty, fp.Idle, fp.Busy, fp.RunsAlone} {
 		if ph.Leader.RSSBytes == 0 || ph.Follower.RSSBytes == 0 || ph.Leader.HeapInuseBytes == 0 {
 			t.Errorf("footprint phase %+v: want memory figures", ph)
 		}

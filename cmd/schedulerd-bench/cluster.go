@@ -242,6 +242,16 @@ func (c *cluster) putJobs(ctx context.Context, first, n int, name func(int) stri
 	return time.Since(start), err
 }
 
+// deleteJobs deletes the jobs name(0) … name(n-1) through the store, as the API does.
+func (c *cluster) deleteJobs(ctx context.Context, n int, name func(int) string) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(32)
+	for i := range n {
+		g.Go(func() error { return c.store.DeleteJob(gctx, name(i), 0) })
+	}
+	return g.Wait()
+}
+
 // etcdMetrics scrapes the first member's /metrics.
 func (c *cluster) etcdMetrics(ctx context.Context) (metrics, error) {
 	return scrape(ctx, c.b.http, c.members[0].ClientURL+"/metrics")

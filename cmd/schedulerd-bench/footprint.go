@@ -38,13 +38,15 @@ type footprintResults struct {
 	// SpecBytes is the average size of a stored job (key and value) in etcd.
 	SpecBytes int `json:"specBytes"`
 	// Empty: no jobs; Idle: the idle jobs and the probe, in replicas started with them;
-	// Busy: those and the busy jobs. Heap and RSS are read at the end of each phase.
-	Empty    phaseSample `json:"empty"`
-	Idle     phaseSample `json:"idle"`
-	Busy     phaseSample `json:"busy"`
-	PerJob   perJob      `json:"perJob"`
-	Takeover takeover    `json:"takeover"`
-	DB       []dbSample  `json:"db"`
+	// Busy: those and the busy jobs; RunsAlone: the busy jobs and the probe without the idle
+	// jobs, in replicas restarted with them. Heap and RSS are read at the end of each phase.
+	Empty     phaseSample `json:"empty"`
+	Idle      phaseSample `json:"idle"`
+	Busy      phaseSample `json:"busy"`
+	RunsAlone phaseSample `json:"runsAlone"`
+	PerJob    perJob      `json:"perJob"`
+	Takeover  takeover    `json:"takeover"`
+	DB        []dbSample  `json:"db"`
 	// BusyWrites are etcd's writes (first member's metrics) over the busy window per run
 	// dispatched: long enough for jobs to reach their history keep, so pruning is included.
 	BusyWrites etcdWrites `json:"busyWrites"`
@@ -68,16 +70,19 @@ type phaseSample struct {
 	DispatchesPerSec float64    `json:"dispatchesPerSec"`
 }
 
-// perJob is (idle − empty) / jobs, in bytes; BusyLeaderRSS is (busy − empty) / jobs for the
-// leader, all of its RSS with the busy jobs running charged to the idle jobs.
+// perJob is (idle − empty) / jobs, in bytes. For the busy leader, BusyLeaderRSS is
+// (busy − empty) / jobs: all of its RSS with the busy jobs running charged to the idle jobs,
+// the runs' own cost included; BusyLeaderRSSPerJob is (busy − runs alone) / jobs: what each
+// idle job adds to a leader that is busy anyway.
 type perJob struct {
-	LeaderRSS       float64 `json:"leaderRss"`
-	LeaderRSSAnon   float64 `json:"leaderRssAnon"`
-	LeaderHeap      float64 `json:"leaderHeap"`
-	FollowerRSS     float64 `json:"followerRss"`
-	FollowerRSSAnon float64 `json:"followerRssAnon"`
-	FollowerHeap    float64 `json:"followerHeap"`
-	BusyLeaderRSS   float64 `json:"busyLeaderRss"`
+	LeaderRSS           float64 `json:"leaderRss"`
+	LeaderRSSAnon       float64 `json:"leaderRssAnon"`
+	LeaderHeap          float64 `json:"leaderHeap"`
+	FollowerRSS         float64 `json:"followerRss"`
+	FollowerRSSAnon     float64 `json:"followerRssAnon"`
+	FollowerHeap        float64 `json:"followerHeap"`
+	BusyLeaderRSS       float64 `json:"busyLeaderRss"`
+	BusyLeaderRSSPerJob float64 `json:"busyLeaderRssPerJob"`
 }
 
 type dbSample struct {
@@ -172,15 +177,7 @@ func (b *bench) footprint(ctx context.Context) (*footprintReport, error) {
 	if _, err := c.putJobs(ctx, 0, p.BusyJobs, busyName, func(int) job.Spec { return c.httpJob("@every 1s") }); err != nil {
 		return nil, err
 	}
-	if err := localcluster.Until(ctx, time.Minute, "every busy job dispatched", func(context.Context) bool {
-		seen := make(map[string]bool)
-		for _, d := range c.target.since(mark) {
-			if strings.HasPrefix(d.Job, "busy-") {
-				seen[d.Job] = true
-			}
-		}
-		return len(seen) == p.BusyJobs
-	}); err != nil {
+	if err := c.awaitDispatched(ctx, mark, "busy-", p.BusyJobs); err != nil {
 		return nil, err
 	}
 	e0, err := c.etcdMetrics(ctx)
@@ -230,7 +227,44 @@ func (b *bench) footprint(ctx context.Context) (*footprintReport, error) {
 	}
 	res.BusyWrites = writesBetween(e0, e1, runs)
 	res.PerJob.BusyLeaderRSS = round(float64(res.Busy.Leader.RSSBytes-res.Empty.Leader.RSSBytes)/n, 0)
+
+	// The runs alone: replicas restarted with only the busy jobs and the probe, measured over
+	// the same window. A busy leader's RSS less this is what the idle jobs cost it; charged to
+	// them, the runs' own cost (connections, buffers, the collector's headroom over them)
+	// would count as theirs.
+	c.stopReplicas()
+	if err := c.deleteJobs(ctx, p.Jobs, name); err != nil {
+		return nil, err
+	}
+	if err := c.restartReplicas(ctx); err != nil {
+		return nil, err
+	}
+	if leader, _, err = c.waitLeader(ctx, "", time.Minute); err != nil {
+		return nil, err
+	}
+	follower = c.follower(leader)
+	if err := c.awaitDispatched(ctx, c.target.count(), "busy-", p.BusyJobs); err != nil {
+		return nil, err
+	}
+	if res.RunsAlone, err = c.samplePhase(ctx, leader, follower, window); err != nil {
+		return nil, err
+	}
+	res.PerJob.BusyLeaderRSSPerJob = round(float64(res.Busy.Leader.RSSBytes-res.RunsAlone.Leader.RSSBytes)/n, 0)
 	return r, nil
+}
+
+// awaitDispatched waits until the target has had a request from each of n jobs named with
+// prefix since its mark-th request.
+func (c *cluster) awaitDispatched(ctx context.Context, mark int, prefix string, n int) error {
+	return localcluster.Until(ctx, time.Minute, fmt.Sprintf("every %s* job dispatched", prefix), func(context.Context) bool {
+		seen := make(map[string]bool)
+		for _, d := range c.target.since(mark) {
+			if strings.HasPrefix(d.Job, prefix) {
+				seen[d.Job] = true
+			}
+		}
+		return len(seen) == n
+	})
 }
 
 // samplePhase measures the CPU time leader and follower use over window, then their memory.

@@ -116,14 +116,15 @@ func (r *report) writeScenario(out io.Writer, s string) error {
 		for _, ph := range []struct {
 			name string
 			s    phaseSample
-		}{{"no jobs", fr.Empty}, {"idle", fr.Idle}, {"busy", fr.Busy}} {
+		}{{"no jobs", fr.Empty}, {"idle", fr.Idle}, {"busy", fr.Busy}, {"runs alone", fr.RunsAlone}} {
 			row(ph.name, mib(ph.s.Leader.RSSBytes), mib(int64(ph.s.Leader.HeapInuseBytes)), f1(ph.s.Leader.CPUPercent),
 				mib(ph.s.Follower.RSSBytes), mib(int64(ph.s.Follower.HeapInuseBytes)), f1(ph.s.Follower.CPUPercent))
 		}
 		fmt.Fprintf(w, "per job (idle − no jobs): leader RSS %.0f B (anonymous %.0f), heap %.0f B; follower RSS %.0f B (anonymous %.0f), heap %.0f B\n",
 			fr.PerJob.LeaderRSS, fr.PerJob.LeaderRSSAnon, fr.PerJob.LeaderHeap, fr.PerJob.FollowerRSS, fr.PerJob.FollowerRSSAnon, fr.PerJob.FollowerHeap)
-		fmt.Fprintf(w, "busy leader: RSS %.0f B per idle job (busy − no jobs), %.1f MiB more than the idle leader's\n",
-			fr.PerJob.BusyLeaderRSS, float64(fr.Busy.Leader.RSSBytes-fr.Idle.Leader.RSSBytes)/(1<<20))
+		fmt.Fprintf(w, "busy leader: RSS %.0f B per idle job (busy − runs alone), %.0f B with the runs' cost (busy − no jobs); %.1f MiB more than the idle leader's; the runs alone %.1f MiB more than no jobs\n",
+			fr.PerJob.BusyLeaderRSSPerJob, fr.PerJob.BusyLeaderRSS, float64(fr.Busy.Leader.RSSBytes-fr.Idle.Leader.RSSBytes)/(1<<20),
+			float64(fr.RunsAlone.Leader.RSSBytes-fr.Empty.Leader.RSSBytes)/(1<<20))
 		fmt.Fprintf(w, "new leader after SIGTERM at %d jobs: loop ready %.0f ms, first dispatch (probe job) %.0f ms\n", fr.Takeover.Jobs, fr.Takeover.ReadyMs, fr.Takeover.FirstDispatchMs)
 		bw := fr.BusyWrites
 		fmt.Fprintf(w, "busy: %.1f dispatches/s; etcd per run: %.2f proposals, %.2f puts, %.2f deletes (%d runs)\n", fr.Busy.DispatchesPerSec,
