@@ -81,6 +81,11 @@ func (o *options) run(ctx context.Context, out io.Writer) (err error) {
 			if err == nil {
 				b.report.Scenarios.Footprint.scenarioInfo = info()
 			}
+		case scenarioHistory:
+			b.report.Scenarios.History, err = b.history(ctx)
+			if err == nil {
+				b.report.Scenarios.History.scenarioInfo = info()
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("scenario %s: %w", s, err)

@@ -38,6 +38,7 @@ func TestFlagsAreValidated(t *testing.T) {
 		{"--signals", "hup"},
 		{"--jobs", "0"},
 		{"--duration", "10ms"},
+		{"--runs", "0"},
 	} {
 		root := newRootCommand()
 		root.SetArgs(args)
@@ -161,7 +162,34 @@ func TestQuickRunOfEveryScenario(t *testing.T) {
 	if n := len(fp.DB); n < 2 || fp.DB[n-1].RunKeys == 0 || fp.DB[n-1].DBSizeBytes == 0 || fp.DB[n-1].Dispatched == 0 {
 		t.Errorf("footprint: database samples %+v, want run keys growing", fp.DB)
 	}
-	if len(r.Goals) < 8 {
+	h := s.History
+	if h == nil {
+		t.Fatal("history: no report")
+	}
+	hr := h.Results
+	if hr.Dispatched < h.Parameters.Runs || len(hr.Samples) < 2 || hr.RunKeysMax == 0 || hr.RunKeysBound == 0 || hr.DefragSizeBytes == 0 {
+		t.Errorf("history: %d of %d runs, %d samples, run keys %d of %d, defragmented %d B; want all the runs, samples and sizes",
+			hr.Dispatched, h.Parameters.Runs, len(hr.Samples), hr.RunKeysMax, hr.RunKeysBound, hr.DefragSizeBytes)
+	}
+	if len(r.Goals) < 9 {
 		t.Errorf("goals: %d, want every goal judged", len(r.Goals))
+	}
+}
+
+func TestHistoryBounded(t *testing.T) {
+	ok := historyResults{RunKeysBound: 1000, RunKeysMax: 990, InUseSecondQuarterMax: 400, InUseLastQuarterMax: 480}
+	for _, c := range []struct {
+		name string
+		r    historyResults
+		want bool
+	}{
+		{"within", ok, true},
+		{"run keys past history.keep", func() historyResults { r := ok; r.RunKeysMax = 1001; return r }(), false},
+		{"database still growing", func() historyResults { r := ok; r.InUseLastQuarterMax = 501; return r }(), false},
+		{"nothing measured", historyResults{RunKeysBound: 1000}, false},
+	} {
+		if got := c.r.bounded(); got != c.want {
+			t.Errorf("%s: bounded() = %v, want %v", c.name, got, c.want)
+		}
 	}
 }

@@ -96,6 +96,12 @@ func (r *report) goals() []goal {
 		add(fmt.Sprintf("new leader ready after SIGTERM (%d jobs; goal at 100k)", fr.Takeover.Jobs), "≤ 1 s",
 			fmt.Sprintf("%.0f ms (first dispatch %.0f ms)", fr.Takeover.ReadyMs, fr.Takeover.FirstDispatchMs), fr.Takeover.ReadyMs <= 1000)
 	}
+	if h := r.Scenarios.History; h != nil {
+		hr := h.Results
+		add(fmt.Sprintf("etcd after %d runs, default history retention (%d jobs @every 1s)", hr.Dispatched, h.Parameters.Jobs), "bounded",
+			fmt.Sprintf("run keys ≤ %d (history.keep allows %d); in use %s MiB (second quarter) → %s MiB (last quarter); %s MiB after defragmentation",
+				hr.RunKeysMax, hr.RunKeysBound, mib(hr.InUseSecondQuarterMax), mib(hr.InUseLastQuarterMax), mib(hr.DefragSizeBytes)), hr.bounded())
+	}
 	return out
 }
 

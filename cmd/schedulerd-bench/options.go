@@ -17,9 +17,10 @@ const (
 	scenarioLateness  = "lateness"
 	scenarioFailover  = "failover"
 	scenarioFootprint = "footprint"
+	scenarioHistory   = "history"
 )
 
-var allScenarios = []string{scenarioLimit, scenarioCeiling, scenarioLateness, scenarioFailover, scenarioFootprint}
+var allScenarios = []string{scenarioLimit, scenarioCeiling, scenarioLateness, scenarioFailover, scenarioFootprint, scenarioHistory}
 
 // Failover signals.
 const (
@@ -37,6 +38,7 @@ type options struct {
 	trials    int
 	signals   []string
 	busyJobs  int
+	runs      int
 	out       string
 	quick     bool
 	pprof     bool
@@ -49,13 +51,13 @@ type options struct {
 }
 
 func defaultOptions() *options {
-	return &options{scenarios: []string{"all"}, replicas: 3, etcd: 3, trials: 20, busyJobs: 100,
+	return &options{scenarios: []string{"all"}, replicas: 3, etcd: 3, trials: 20, busyJobs: 100, runs: 1_000_000,
 		ttls: []time.Duration{2 * time.Second, 10 * time.Second}, signals: []string{signalKill, signalTerm}}
 }
 
 func (o *options) flags(f *pflag.FlagSet) {
 	f.StringSliceVar(&o.scenarios, "scenario", o.scenarios, "what to measure: "+strings.Join(allScenarios, ", ")+" or all (comma-separated for several)")
-	f.IntSliceVar(&o.jobs, "jobs", nil, "job counts (comma-separated): ceiling doubles from 100 up to one count (default 12800), or steps through several; lateness runs each spread and the largest aligned (default 1000,10000); footprint uses the largest (default 10000)")
+	f.IntSliceVar(&o.jobs, "jobs", nil, "job counts (comma-separated): ceiling doubles from 100 up to one count (default 12800), or steps through several; lateness runs each spread and the largest aligned (default 1000,10000); footprint uses the largest (default 10000); history runs the largest @every 1s (default 2000)")
 	f.DurationVar(&o.duration, "duration", 0, "measuring window: per concurrency (limit, default 5s), per ramp step (ceiling, 15s), of slots (lateness, 2m), of the busy phase (footprint, 2m)")
 	f.IntVar(&o.replicas, "replicas", o.replicas, "schedulerd replicas (processes)")
 	f.IntVar(&o.etcd, "etcd", o.etcd, "etcd members (processes): 1, or 3 for a cluster")
@@ -63,6 +65,7 @@ func (o *options) flags(f *pflag.FlagSet) {
 	f.IntVar(&o.trials, "trials", o.trials, "failover: trials per signal and TTL")
 	f.StringSliceVar(&o.signals, "signals", o.signals, "failover: signals to send the leader: kill (SIGKILL), term (SIGTERM)")
 	f.IntVar(&o.busyJobs, "busy-jobs", o.busyJobs, "footprint: how many of the jobs run @every 1s in the busy phase")
+	f.IntVar(&o.runs, "runs", o.runs, "history: runs to dispatch before etcd's size is judged")
 	f.StringVar(&o.out, "out", "", "write the results as JSON to this file")
 	f.BoolVar(&o.quick, "quick", false, "small sizes and short windows, for a smoke test (flags given explicitly still win)")
 	f.BoolVar(&o.pprof, "pprof", false, "replicas serve Go's pprof profiles on a loopback port each (printed; see --keep)")
@@ -120,6 +123,9 @@ func (o *options) validate(f *pflag.FlagSet) error {
 	}
 	if o.busyJobs < 1 {
 		errs = append(errs, errors.New("--busy-jobs must be at least 1"))
+	}
+	if o.runs < 1 {
+		errs = append(errs, errors.New("--runs must be at least 1"))
 	}
 	return errors.Join(errs...)
 }

@@ -31,6 +31,7 @@ type scenarios struct {
 	Lateness  *latenessReport  `json:"lateness,omitempty"`
 	Failover  *failoverReport  `json:"failover,omitempty"`
 	Footprint *footprintReport `json:"footprint,omitempty"`
+	History   *historyReport   `json:"history,omitempty"`
 }
 
 // scenarioInfo is when and under what load a scenario ran.
@@ -53,6 +54,13 @@ func (r *report) writeScenario(out io.Writer, s string) error {
 			fmt.Fprint(w, c)
 		}
 		fmt.Fprintln(w)
+	}
+	// dbRows prints etcd's size as sampled through a phase.
+	dbRows := func(samples []dbSample) {
+		row("after s", "runs dispatched", "run keys", "db size MiB", "db in use MiB", "keys (etcd)")
+		for _, d := range samples {
+			row(f0(d.AfterSeconds), d.Dispatched, d.RunKeys, f2(float64(d.DBSizeBytes)/(1<<20)), f2(float64(d.DBInUseBytes)/(1<<20)), d.EtcdKeys)
+		}
 	}
 	fmt.Fprintln(w)
 	switch s {
@@ -129,10 +137,15 @@ func (r *report) writeScenario(out io.Writer, s string) error {
 		bw := fr.BusyWrites
 		fmt.Fprintf(w, "busy: %.1f dispatches/s; etcd per run: %.2f proposals, %.2f puts, %.2f deletes (%d runs)\n", fr.Busy.DispatchesPerSec,
 			bw.ProposalsPerRun, bw.PutsPerRun, bw.DeletesPerRun, bw.Runs)
-		row("after s", "runs dispatched", "run keys", "db size MiB", "db in use MiB", "keys (etcd)")
-		for _, d := range fr.DB {
-			row(f0(d.AfterSeconds), d.Dispatched, d.RunKeys, f2(float64(d.DBSizeBytes)/(1<<20)), f2(float64(d.DBInUseBytes)/(1<<20)), d.EtcdKeys)
-		}
+		dbRows(fr.DB)
+	case scenarioHistory:
+		h := r.Scenarios.History
+		hr := h.Results
+		fmt.Fprintf(w, "history: %d jobs @every 1s, history.keep %d, etcd compacted every %.0f s to %.0f s ago, load %.2f\n", h.Parameters.Jobs, h.Parameters.HistoryKeep,
+			h.Parameters.CompactEverySeconds, h.Parameters.CompactRetentionSeconds, h.LoadAverageStart[0])
+		dbRows(hr.Samples)
+		fmt.Fprintf(w, "%d runs in %.0f s (%.0f/s); run keys at most %d (history.keep allows %d); db in use, largest: %s MiB in the second quarter of the runs, %s MiB in the last; file after defragmentation %s MiB\n",
+			hr.Dispatched, hr.Seconds, hr.DispatchesPerSec, hr.RunKeysMax, hr.RunKeysBound, mib(hr.InUseSecondQuarterMax), mib(hr.InUseLastQuarterMax), mib(hr.DefragSizeBytes))
 	}
 	return w.Flush()
 }
