@@ -177,7 +177,7 @@ func TestQuickRunOfEveryScenario(t *testing.T) {
 }
 
 func TestHistoryBounded(t *testing.T) {
-	ok := historyResults{RunKeysBound: 1000, RunKeysMax: 990, InUseSecondQuarterMax: 400, InUseLastQuarterMax: 480}
+	ok := historyResults{Judged: true, RunKeysBound: 1000, RunKeysMax: 990, InUseSecondQuarterMax: 400, InUseLastQuarterMax: 480}
 	for _, c := range []struct {
 		name string
 		r    historyResults
@@ -186,7 +186,8 @@ func TestHistoryBounded(t *testing.T) {
 		{"within", ok, true},
 		{"run keys past history.keep", func() historyResults { r := ok; r.RunKeysMax = 1001; return r }(), false},
 		{"database still growing", func() historyResults { r := ok; r.InUseLastQuarterMax = 501; return r }(), false},
-		{"nothing measured", historyResults{RunKeysBound: 1000}, false},
+		{"nothing measured", historyResults{Judged: true, RunKeysBound: 1000}, false},
+		{"too few runs to judge", func() historyResults { r := ok; r.Judged = false; return r }(), false},
 	} {
 		if got := c.r.bounded(); got != c.want {
 			t.Errorf("%s: bounded() = %v, want %v", c.name, got, c.want)

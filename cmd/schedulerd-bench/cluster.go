@@ -247,7 +247,12 @@ func (c *cluster) deleteJobs(ctx context.Context, n int, name func(int) string) 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(32)
 	for i := range n {
-		g.Go(func() error { return c.store.DeleteJob(gctx, name(i), 0) })
+		g.Go(func() error {
+			if err := c.store.DeleteJob(gctx, name(i), 0); err != nil {
+				return fmt.Errorf("delete job %s: %w", name(i), err)
+			}
+			return nil
+		})
 	}
 	return g.Wait()
 }

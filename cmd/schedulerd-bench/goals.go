@@ -98,9 +98,12 @@ func (r *report) goals() []goal {
 	}
 	if h := r.Scenarios.History; h != nil {
 		hr := h.Results
-		add(fmt.Sprintf("etcd after %d runs, default history retention (%d jobs @every 1s)", hr.Dispatched, h.Parameters.Jobs), "bounded",
-			fmt.Sprintf("run keys ≤ %d (history.keep allows %d); in use %s MiB (second quarter) → %s MiB (last quarter); %s MiB after defragmentation",
-				hr.RunKeysMax, hr.RunKeysBound, mib(hr.InUseSecondQuarterMax), mib(hr.InUseLastQuarterMax), mib(hr.DefragSizeBytes)), hr.bounded())
+		m := fmt.Sprintf("run keys ≤ %d (history.keep allows %d); in use %s MiB (second quarter) → %s MiB (last quarter); %s MiB after defragmentation",
+			hr.RunKeysMax, hr.RunKeysBound, mib(hr.InUseSecondQuarterMax), mib(hr.InUseLastQuarterMax), mib(hr.DefragSizeBytes))
+		if !hr.Judged {
+			m = fmt.Sprintf("not judged: %d runs per job is too few for the records to reach history.keep (--runs)", h.Parameters.Runs/h.Parameters.Jobs)
+		}
+		add(fmt.Sprintf("etcd after %d runs, default history retention (%d jobs @every 1s)", hr.Dispatched, h.Parameters.Jobs), "bounded", m, hr.bounded())
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/schedulerd/schedulerd/internal/localcluster"
 	"github.com/schedulerd/schedulerd/pkg/job"
+	"github.com/schedulerd/schedulerd/pkg/scheduler"
 )
 
 // History: what a million runs leave in etcd with the default history retention. The run
@@ -33,10 +34,15 @@ type historyResults struct {
 	Seconds          float64 `json:"seconds"`
 	Dispatched       int     `json:"dispatched"`
 	DispatchesPerSec float64 `json:"dispatchesPerSec"`
-	// RunKeysBound is what history.keep allows: jobs × (keep + the tenth the pruner lets
-	// accumulate) + one run in flight per job.
+	// RunKeysBound is what history.keep allows: jobs × (keep + the records the leader lets
+	// gather between prunes + one run in flight). It is tight: a pruner that falls behind
+	// shows as not bounded, which is what the verdict is for.
 	RunKeysBound int64 `json:"runKeysBound"`
 	RunKeysMax   int64 `json:"runKeysMax"`
+	// Judged: enough runs per job that the second quarter of the runs ends after every job
+	// has reached its keep and a retention of compaction has passed. Fewer (--quick) and the
+	// records are still growing, and nothing is judged.
+	Judged bool `json:"judged"`
 	// InUse*Max are the largest in-use sizes of the first member's database in the second
 	// and the last quarter of the runs: bounded means the last is not larger than the second
 	// by more than a quarter.
@@ -49,7 +55,7 @@ type historyResults struct {
 
 // bounded is the verdict: run records within history.keep, and a database that stopped growing.
 func (r historyResults) bounded() bool {
-	return r.RunKeysMax > 0 && r.RunKeysMax <= r.RunKeysBound && r.InUseLastQuarterMax <= r.InUseSecondQuarterMax*5/4
+	return r.Judged && r.RunKeysMax > 0 && r.RunKeysMax <= r.RunKeysBound && r.InUseLastQuarterMax <= r.InUseSecondQuarterMax*5/4
 }
 
 func (b *bench) history(ctx context.Context) (*historyReport, error) {
@@ -63,7 +69,10 @@ func (b *bench) history(ctx context.Context) (*historyReport, error) {
 	}
 	r := &historyReport{Parameters: p}
 	res := &r.Results
-	res.RunKeysBound = int64(p.Jobs) * int64(p.HistoryKeep+max(1, p.HistoryKeep/10)+1)
+	slack := scheduler.PruneSlack(job.History{Keep: p.HistoryKeep})
+	res.RunKeysBound = int64(p.Jobs) * int64(p.HistoryKeep+slack+1)
+	// Each job runs once a second: the second quarter ends Runs/2/Jobs seconds in.
+	res.Judged = float64(p.Runs)/2/float64(p.Jobs) >= float64(p.HistoryKeep+slack)+p.CompactRetentionSeconds+p.CompactEverySeconds
 	c, err := b.startCluster(ctx, "history")
 	if err != nil {
 		return nil, err
@@ -91,13 +100,16 @@ func (b *bench) history(ctx context.Context) (*historyReport, error) {
 	start := time.Now()
 	every := time.Duration(p.CompactEverySeconds * float64(time.Second))
 	retention := time.Duration(p.CompactRetentionSeconds * float64(time.Second))
+	// Twice the time the runs take at one a second per job, and a minute for the start: past
+	// it, dispatching has stalled or fallen far behind.
+	deadline := start.Add(2*time.Duration(p.Runs/p.Jobs)*time.Second + time.Minute)
 	for next := start; ; next = next.Add(every) {
 		if err := localcluster.Sleep(ctx, time.Until(next)); err != nil {
 			return nil, err
 		}
 		d, err := c.dbSample(ctx)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("sample etcd: %w", err)
 		}
 		d.AfterSeconds, d.Dispatched = round(time.Since(start).Seconds(), 1), c.target.count()-mark
 		res.Samples = append(res.Samples, d)
@@ -105,9 +117,12 @@ func (b *bench) history(ctx context.Context) (*historyReport, error) {
 		if d.Dispatched >= p.Runs {
 			break
 		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%d of %d runs dispatched after %s: dispatching stalled or fell behind", d.Dispatched, p.Runs, time.Since(start).Round(time.Second))
+		}
 		resp, err := c.etcd.Get(ctx, "/bench-health")
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read etcd's revision: %w", err)
 		}
 		now := time.Now()
 		revs = append(revs, seen{now, resp.Header.Revision})
@@ -139,7 +154,7 @@ func (b *bench) history(ctx context.Context) (*historyReport, error) {
 	}
 	m, err := c.etcdMetrics(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("etcd metrics: %w", err)
 	}
 	res.DefragSizeBytes = int64(m.sum("etcd_mvcc_db_total_size_in_bytes"))
 	b.say("history: %d runs in %.0f s, run keys at most %d (bound %d), in use %s → %s MiB", res.Dispatched, res.Seconds,

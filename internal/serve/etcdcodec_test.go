@@ -50,52 +50,55 @@ func (p *sizingPool) check(t *testing.T, least int) {
 	}
 }
 
-// bigTxn is a transaction the size of a batch of results: 64 puts of 800 B, about 53 KB.
-func bigTxn() *etcdserverpb.TxnRequest {
-	txn := &etcdserverpb.TxnRequest{}
-	for i := range 64 {
+// txn is a transaction of n puts of 800 B values; bigTxn is the size of a batch of results:
+// 64 puts, about 53 KB.
+func txn(n int) *etcdserverpb.TxnRequest {
+	t := &etcdserverpb.TxnRequest{}
+	for i := range n {
 		put := &etcdserverpb.PutRequest{Key: fmt.Appendf(nil, "/runs/job-%02d/1", i), Value: []byte(strings.Repeat("v", 800))}
-		txn.Success = append(txn.Success, &etcdserverpb.RequestOp{Request: &etcdserverpb.RequestOp_RequestPut{RequestPut: put}})
+		t.Success = append(t.Success, &etcdserverpb.RequestOp{Request: &etcdserverpb.RequestOp_RequestPut{RequestPut: put}})
 	}
-	return txn
+	return t
 }
 
+func bigTxn() *etcdserverpb.TxnRequest { return txn(64) }
+
 func TestEtcdCodecSizesBuffersToTheMessage(t *testing.T) {
-	pool := &sizingPool{BufferPool: etcdBufferPool}
-	c := etcdCodec{pool: pool}
-	in := bigTxn()
-	size := proto.Size(in)
-	data, err := c.Marshal(in)
-	if err != nil {
-		t.Fatal(err)
+	// From just above gRPC's pooling threshold (1 KiB) to most of a MiB.
+	for _, puts := range []int{2, 4, 64, 700} {
+		pool := &sizingPool{BufferPool: etcdBufferPool}
+		c := etcdCodec{pool: pool}
+		in := txn(puts)
+		size := proto.Size(in)
+		data, err := c.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool.check(t, size)
+		if data.Len() != size {
+			t.Errorf("%d puts: marshalled %d B, want %d", puts, data.Len(), size)
+		}
+		var out etcdserverpb.TxnRequest
+		if err := c.Unmarshal(data, &out); err != nil {
+			t.Fatal(err)
+		}
+		data.Free()
+		if !proto.Equal(in, &out) {
+			t.Errorf("%d puts: the transaction came back different", puts)
+		}
 	}
-	pool.check(t, size)
-	if data.Len() != size {
-		t.Errorf("marshalled %d B, want %d", data.Len(), size)
-	}
-	var out etcdserverpb.TxnRequest
-	if err := c.Unmarshal(data, &out); err != nil {
-		t.Fatal(err)
-	}
-	data.Free()
-	if !proto.Equal(in, &out) {
-		t.Error("the transaction came back different")
-	}
-	if _, err := c.Marshal("not a message"); err == nil {
+	if _, err := (etcdCodec{pool: etcdBufferPool}).Marshal("not a message"); err == nil {
 		t.Error("marshalled a string; want an error")
 	}
 }
 
 // TestEtcdClientCodec sends a transaction bigger than gRPC's pooling threshold through the
 // client serve builds, to a real etcd, and reads it back in one response as big: both go
-// through etcdBufferPool.
+// through the client's pool.
 func TestEtcdClientCodec(t *testing.T) {
 	e := etcdtest.Start(t)
 	pool := &sizingPool{BufferPool: etcdBufferPool}
-	old := etcdBufferPool
-	etcdBufferPool = pool
-	t.Cleanup(func() { etcdBufferPool = old })
-	client, err := (&serveOptions{}).etcdClient([]string{e.URL}, zap.NewNop())
+	client, err := (&serveOptions{etcdPool: pool}).etcdClient([]string{e.URL}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

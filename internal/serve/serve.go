@@ -29,6 +29,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/mem"
 
 	"github.com/schedulerd/schedulerd/internal/ui"
 	"github.com/schedulerd/schedulerd/pkg/api"
@@ -85,6 +86,8 @@ type serveOptions struct {
 	allowedTargetHosts []string
 	secretsDir         string
 	pprofListen        string
+	// etcdPool is the etcd client's buffer pool; nil is etcdBufferPool (tests give their own).
+	etcdPool mem.BufferPool
 }
 
 // Command returns the `serve` command.
@@ -448,8 +451,14 @@ func (o *serveOptions) etcdClient(endpoints []string, log *zap.Logger) (*clientv
 		Username:             os.Getenv(envEtcdUsername),
 		Password:             os.Getenv(envEtcdPassword),
 		Logger:               log.Named("etcd-client").WithOptions(zap.IncreaseLevel(zap.WarnLevel)),
-		DialOptions:          []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.ForceCodecV2(etcdCodec{pool: etcdBufferPool}))},
 	}
+	pool := o.etcdPool
+	if pool == nil {
+		pool = etcdBufferPool
+	}
+	// Every call and stream: the codec only changes where messages are marshalled to; on
+	// the wire they are gRPC's proto, content type application/grpc+proto.
+	cfg.DialOptions = []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.ForceCodecV2(etcdCodec{pool: pool}))}
 	if o.etcdCACert != "" || o.etcdCert != "" {
 		info := transport.TLSInfo{TrustedCAFile: o.etcdCACert, CertFile: o.etcdCert, KeyFile: o.etcdKey}
 		tc, err := info.ClientConfig()

@@ -598,12 +598,16 @@ func (l *loop) trigger(t store.Trigger, now time.Time) error {
 	return nil
 }
 
-// prune has a job's run records beyond its history bounds deleted, once every tenth of its
-// keep count of new records (at least 10), so pruning costs a few etcd requests per many
-// claims and the job's key count stays near keep. The pruner does it, off the claim path.
+// PruneSlack is how many run records beyond h.Keep a job may gather before the leader has
+// them pruned: a tenth of keep, at least 10, so pruning costs a few etcd requests per many
+// claims and the job's key count stays near keep.
+func PruneSlack(h job.History) int { return max(10, h.Keep/10) }
+
+// prune has a job's run records beyond its history bounds deleted once every PruneSlack new
+// records. The pruner does it, off the claim path.
 func (l *loop) prune(j job.Job, added int) {
 	l.recorded[j.Name] += added
-	if l.recorded[j.Name] < max(10, j.Spec.History.Keep/10) {
+	if l.recorded[j.Name] < PruneSlack(j.Spec.History) {
 		return
 	}
 	l.recorded[j.Name] = 0
