@@ -242,6 +242,14 @@ func (c *cluster) putJobs(ctx context.Context, first, n int, name func(int) stri
 	return time.Since(start), err
 }
 
+// leaderAndFollower waits up to a minute for a leader and returns it with a follower.
+func (c *cluster) leaderAndFollower(ctx context.Context) (leader, follower *replica, err error) {
+	if leader, _, err = c.waitLeader(ctx, "", time.Minute); err != nil {
+		return nil, nil, err
+	}
+	return leader, c.follower(leader), nil
+}
+
 // deleteJobs deletes the jobs name(0) … name(n-1) through the store, as the API does.
 func (c *cluster) deleteJobs(ctx context.Context, n int, name func(int) string) error {
 	g, gctx := errgroup.WithContext(ctx)

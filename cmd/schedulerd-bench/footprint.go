@@ -113,11 +113,10 @@ func (b *bench) footprint(ctx context.Context) (*footprintReport, error) {
 		return nil, err
 	}
 	idleWindow := time.Duration(p.IdleWindowSeconds * float64(time.Second))
-	leader, _, err := c.waitLeader(ctx, "", time.Minute)
+	leader, follower, err := c.leaderAndFollower(ctx)
 	if err != nil {
 		return nil, err
 	}
-	follower := c.follower(leader)
 	if res.Empty, err = c.samplePhase(ctx, leader, follower, idleWindow); err != nil {
 		return nil, err
 	}
@@ -139,10 +138,9 @@ func (b *bench) footprint(ctx context.Context) (*footprintReport, error) {
 	if err := c.restartReplicas(ctx); err != nil {
 		return nil, err
 	}
-	if leader, _, err = c.waitLeader(ctx, "", time.Minute); err != nil {
+	if leader, follower, err = c.leaderAndFollower(ctx); err != nil {
 		return nil, err
 	}
-	follower = c.follower(leader)
 	// Starting with many jobs takes a while after ready (per-job metric series, the leader's
 	// plan); the idle window starts after that.
 	if err := localcluster.Sleep(ctx, time.Duration(p.SettleSeconds*float64(time.Second))); err != nil {
@@ -168,10 +166,9 @@ func (b *bench) footprint(ctx context.Context) (*footprintReport, error) {
 	b.say("footprint: new leader ready %.0f ms after SIGTERM, first dispatch %.0f ms", res.Takeover.ReadyMs, res.Takeover.FirstDispatchMs)
 
 	// Busy: the busy jobs run every second for the window; etcd's size is sampled meanwhile.
-	if leader, _, err = c.waitLeader(ctx, "", time.Minute); err != nil {
+	if leader, follower, err = c.leaderAndFollower(ctx); err != nil {
 		return nil, err
 	}
-	follower = c.follower(leader)
 	busyName := func(i int) string { return fmt.Sprintf("busy-%04d", i) }
 	mark := c.target.count()
 	if _, err := c.putJobs(ctx, 0, p.BusyJobs, busyName, func(int) job.Spec { return c.httpJob("@every 1s") }); err != nil {
@@ -239,10 +236,9 @@ func (b *bench) footprint(ctx context.Context) (*footprintReport, error) {
 	if err := c.restartReplicas(ctx); err != nil {
 		return nil, err
 	}
-	if leader, _, err = c.waitLeader(ctx, "", time.Minute); err != nil {
+	if leader, follower, err = c.leaderAndFollower(ctx); err != nil {
 		return nil, err
 	}
-	follower = c.follower(leader)
 	if err := c.awaitDispatched(ctx, c.target.count(), "busy-", p.BusyJobs); err != nil {
 		return nil, err
 	}
